@@ -1,0 +1,72 @@
+/**
+ * @module errors
+ * The one error registry. Every error Berth raises on purpose is a `BerthError` carrying a
+ * stable `code` (never reused), the HTTP status it maps to, and an optional `cause`.
+ * Callers match on `code`, never on message text. `docs/errors.md` documents every code
+ * (a unit test checks the two agree).
+ */
+
+/** Registry: code → HTTP status and a one-line description (also the doc text). */
+export const ERROR_CODES = {
+  // --- generic request problems ---
+  BERTH_ERR_BAD_REQUEST: { status: 400, description: 'The request is malformed (bad JSON, wrong field type, missing field).' },
+  BERTH_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request content type is not one the endpoint accepts.' },
+  BERTH_ERR_BODY_TOO_LARGE: { status: 413, description: 'The request body exceeds the configured size limit.' },
+  BERTH_ERR_UNAUTHORIZED: { status: 401, description: 'The endpoint needs a token (repository API) and none or a wrong one was given.' },
+  BERTH_ERR_FORBIDDEN: { status: 403, description: 'The endpoint is switched off by configuration.' },
+  BERTH_ERR_NOT_FOUND: { status: 404, description: 'No such route.' },
+  BERTH_ERR_INTERNAL: { status: 500, description: 'An unexpected server error; the log has the details.' },
+
+  // --- inference requests ---
+  BERTH_ERR_INVALID_INPUT: { status: 400, description: 'An input tensor does not match the model: name, datatype, shape, element count or value (e.g. NaN).' },
+  BERTH_ERR_INVALID_OUTPUT_REQUEST: { status: 400, description: 'A requested output does not exist or its parameters are invalid.' },
+  BERTH_ERR_BINARY_DATA: { status: 400, description: 'The binary tensor data extension was used incorrectly (header length, binary_data_size).' },
+  BERTH_ERR_BATCH_TOO_LARGE: { status: 400, description: 'The request batch size exceeds the model\'s max batch size.' },
+
+  // --- models and versions ---
+  BERTH_ERR_MODEL_NOT_FOUND: { status: 404, description: 'No model with that name is in the repository.' },
+  BERTH_ERR_VERSION_NOT_FOUND: { status: 404, description: 'The model has no such version.' },
+  BERTH_ERR_MODEL_NOT_READY: { status: 503, description: 'The model (version) is loading, unloading or failed to load; retry later.' },
+  BERTH_ERR_QUEUE_FULL: { status: 503, description: 'The model\'s batching queue is full; retry later.' },
+  BERTH_ERR_DEADLINE_EXCEEDED: { status: 504, description: 'The request\'s deadline passed while it was queued.' },
+  BERTH_ERR_INFERENCE_FAILED: { status: 500, description: 'ONNX Runtime failed while running the model.' },
+  BERTH_ERR_MODEL_LOAD_FAILED: { status: 400, description: 'A model version could not be loaded (corrupt file, bad config).' },
+  BERTH_ERR_MODEL_CONFIG: { status: 400, description: 'A model configuration file (berth.yaml / berth.json) is invalid.' },
+  BERTH_ERR_SHUTTING_DOWN: { status: 503, description: 'The server or worker pool is shutting down.' },
+
+  // --- configuration and CLI ---
+  BERTH_ERR_CONFIG: { status: 400, description: 'The server configuration (file, environment or flags) is invalid.' },
+  BERTH_ERR_CLI_USAGE: { status: 400, description: 'A command-line argument is missing or invalid.' },
+  BERTH_ERR_FILE: { status: 400, description: 'A file could not be read or parsed.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface BerthErrorOptions {
+  cause?: unknown;
+  /** Extra HTTP headers to send with the error (e.g. Retry-After). */
+  headers?: Record<string, string>;
+}
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, options: BerthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BerthError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isBerthError(err: unknown, code?: ErrorCode): err is BerthError {
+  return err instanceof BerthError && (code === undefined || err.code === code);
+}
+
+/** Message of any thrown value, for logs and wrapped errors. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
