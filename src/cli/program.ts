@@ -1,0 +1,14 @@
+/**
+ * @module cli/program
+ * Builds the `berth` commander program. Each subcommand lives in its own module under
+ * `src/cli/` and exports a `register…Command(program)` function that this file calls.
+ */
+import { Command } from 'commander';
+
+export function buildProgram(): Command {
+  const program = new Command('berth')
+    .description('Production model deployment: serve ONNX models over the Open Inference Protocol')
+    .version('0.1.0')
+    .showHelpAfterError();
+  return program;
+}
