@@ -1,0 +1,282 @@
+/**
+ * @module batching/scheduler
+ * Dynamic batching for one model version. Requests wait in a bounded ring-buffer queue;
+ * whenever an execution instance is free the scheduler forms a batch from the head of the
+ * queue (same non-batch shape, total rows ≤ maxBatchSize), concatenates it along dim 0,
+ * runs it once and splits the outputs back. A batch is sent at once when it is full or
+ * has a preferred size, or when the oldest request has waited maxQueueDelayMs; with a
+ * delay of 0 batches form only from what queued while the instances were busy, so a
+ * lone request never waits. A full queue refuses at once (503); a request whose deadline
+ * passes while queued fails with BERTH_ERR_DEADLINE_EXCEEDED.
+ */
+import { BerthError, messageOf } from '../errors.js';
+import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
+import { RingBuffer } from './ring-buffer.js';
+import { concatRows, shapeKey, sliceRows } from './tensor-batch.js';
+
+export interface BatchingOptions {
+  /** Batching on: several requests may run as one batch. Off: each request runs alone. */
+  enabled: boolean;
+  /** Largest batch (rows) to form; 0 when the model has no batch dimension. */
+  maxBatchSize: number;
+  /** How long the oldest queued request may wait for a fuller batch. */
+  maxQueueDelayMs: number;
+  /** Batch sizes sent without waiting for the delay. */
+  preferredBatchSizes: number[];
+  /** Requests that may wait in the queue; more are refused with 503. */
+  maxQueueSize: number;
+}
+
+/** Something that runs a batch: one session instance of the model version. */
+export interface ExecutionInstance {
+  run(inputs: Tensor[], outputNames: string[], transfer: ArrayBuffer[]): Promise<{ outputs: Tensor[]; computeNs: number }>;
+}
+
+/** Callbacks for statistics; all optional. */
+export interface SchedulerObserver {
+  batchExecuted?(info: { rows: number; requests: number; computeNs: number; ioNs: number; ok: boolean }): void;
+  queueDepthChanged?(depth: number): void;
+}
+
+export interface SchedulerClock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+}
+
+interface Pending {
+  request: InferenceRequest;
+  key: string;
+  enqueuedNs: bigint;
+  resolve: (r: InferenceResult) => void;
+  reject: (e: Error) => void;
+  deadlineTimer: NodeJS.Timeout | undefined;
+}
+
+const monotonic: SchedulerClock = { now: () => performance.now() };
+
+export class BatchScheduler {
+  readonly options: Readonly<BatchingOptions>;
+  #queue: RingBuffer<Pending>;
+  #idle: ExecutionInstance[];
+  #instanceCount: number;
+  #inFlight = 0;
+  #delayTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+  #observer: SchedulerObserver;
+  #clock: SchedulerClock;
+
+  constructor(options: BatchingOptions, instances: ExecutionInstance[], observer: SchedulerObserver = {}, clock: SchedulerClock = monotonic) {
+    validateOptions(options);
+    if (instances.length === 0) throw new RangeError('BatchScheduler needs at least one execution instance');
+    this.options = Object.freeze({ ...options, preferredBatchSizes: [...options.preferredBatchSizes] });
+    this.#queue = new RingBuffer<Pending>(options.maxQueueSize);
+    this.#idle = [...instances];
+    this.#instanceCount = instances.length;
+    this.#observer = observer;
+    this.#clock = clock;
+  }
+
+  get queueDepth(): number {
+    return this.#queue.length;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Queues a request. Throws synchronously (BERTH_ERR_QUEUE_FULL) when the queue is full,
+   * so the caller can answer 503 at once.
+   */
+  submit(request: InferenceRequest): Promise<InferenceResult> {
+    if (this.#closed) {
+      throw new BerthError('BERTH_ERR_MODEL_NOT_READY', 'this model version is being unloaded; retry to reach the current version', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    if (this.#queue.isFull()) {
+      throw new BerthError('BERTH_ERR_QUEUE_FULL', `the batching queue is full (${this.options.maxQueueSize} requests waiting); retry later`, {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const pending: Pending = {
+        request, key: shapeKey(request.inputs), enqueuedNs: process.hrtime.bigint(), resolve, reject, deadlineTimer: undefined,
+      };
+      if (request.deadlineMs !== undefined) {
+        const wait = Math.max(0, request.deadlineMs - this.#clock.now());
+        pending.deadlineTimer = setTimeout(() => this.#expire(pending), wait);
+      }
+      this.#queue.push(pending);
+      this.#observer.queueDepthChanged?.(this.#queue.length);
+      this.#schedule();
+    });
+  }
+
+  #expire(p: Pending): void {
+    const removed = this.#queue.removeIf((x) => x === p);
+    if (removed.length === 0) return; // already dispatched
+    this.#observer.queueDepthChanged?.(this.#queue.length);
+    p.reject(new BerthError('BERTH_ERR_DEADLINE_EXCEEDED', `request '${p.request.id}' waited in the queue past its deadline and was not run`));
+    this.#checkDrained();
+  }
+
+  /** Takes the next batch from the head of the queue, or returns [] to wait for more. */
+  #nextBatch(): Pending[] {
+    const head = this.#queue.peek();
+    if (head === undefined) return [];
+    const { enabled, maxBatchSize, maxQueueDelayMs, preferredBatchSizes } = this.options;
+    if (!enabled || maxBatchSize === 0) return [this.#queue.shift()!];
+
+    let rows = 0;
+    let count = 0;
+    let blocked = false; // the next request cannot join this batch (size or shape)
+    for (const p of this.#queue) {
+      if (p.key !== head.key || rows + p.request.batchSize > maxBatchSize) {
+        blocked = count > 0;
+        break;
+      }
+      rows += p.request.batchSize;
+      count += 1;
+    }
+    const waitedMs = Number(process.hrtime.bigint() - head.enqueuedNs) / 1e6;
+    const sendNow = blocked || rows >= maxBatchSize || preferredBatchSizes.includes(rows) || maxQueueDelayMs <= 0 || waitedMs >= maxQueueDelayMs;
+    if (!sendNow) {
+      if (this.#delayTimer === undefined) {
+        this.#delayTimer = setTimeout(() => {
+          this.#delayTimer = undefined;
+          this.#schedule();
+        }, Math.max(0, maxQueueDelayMs - waitedMs));
+      }
+      return [];
+    }
+    const batch: Pending[] = [];
+    for (let i = 0; i < count; i++) batch.push(this.#queue.shift()!);
+    return batch;
+  }
+
+  #schedule(): void {
+    while (this.#idle.length > 0 && !this.#queue.isEmpty()) {
+      const batch = this.#nextBatch();
+      if (batch.length === 0) return;
+      if (this.#delayTimer !== undefined) {
+        clearTimeout(this.#delayTimer);
+        this.#delayTimer = undefined;
+      }
+      this.#observer.queueDepthChanged?.(this.#queue.length);
+      const instance = this.#idle.pop()!;
+      this.#inFlight += 1;
+      void this.#execute(instance, batch).finally(() => {
+        this.#inFlight -= 1;
+        this.#idle.push(instance);
+        this.#schedule();
+        this.#checkDrained();
+      });
+    }
+  }
+
+  async #execute(instance: ExecutionInstance, batch: Pending[]): Promise<void> {
+    const startNs = process.hrtime.bigint();
+    for (const p of batch) if (p.deadlineTimer !== undefined) clearTimeout(p.deadlineTimer);
+
+    // Union of requested outputs, in first-seen order.
+    const fetch: string[] = [];
+    for (const p of batch) for (const name of p.request.outputs) if (!fetch.includes(name)) fetch.push(name);
+
+    const first = batch[0]!;
+    let inputs: Tensor[];
+    const transfer: ArrayBuffer[] = [];
+    if (batch.length === 1) {
+      inputs = first.request.inputs; // copied to the worker by structured clone; the request keeps its data
+    } else {
+      inputs = first.request.inputs.map((_, i) => concatRows(batch.map((p) => p.request.inputs[i]!)));
+      for (const t of inputs) if (!Array.isArray(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
+    }
+    const rows = batch.reduce((n, p) => n + p.request.batchSize, 0);
+    const assembledNs = process.hrtime.bigint();
+
+    let outputs: Tensor[];
+    let computeNs: number;
+    try {
+      ({ outputs, computeNs } = await instance.run(inputs, fetch, transfer));
+    } catch (err) {
+      const e = err instanceof BerthError ? err : new BerthError('BERTH_ERR_INFERENCE_FAILED', `ONNX Runtime failed: ${messageOf(err)}`, { cause: err });
+      this.#observer.batchExecuted?.({ rows, requests: batch.length, computeNs: 0, ioNs: Number(assembledNs - startNs), ok: false });
+      for (const p of batch) p.reject(e);
+      return;
+    }
+
+    const splitStart = process.hrtime.bigint();
+    const batched = this.options.enabled && this.options.maxBatchSize > 0 && batch.length > 1;
+    if (batched) {
+      for (const o of outputs) {
+        if (o.shape[0] !== rows) {
+          const e = new BerthError('BERTH_ERR_INFERENCE_FAILED', `output '${o.name}' has first dimension ${String(o.shape[0])}, expected the batch size ${rows}; set maxBatchSize: 0 for this model`);
+          for (const p of batch) p.reject(e);
+          return;
+        }
+      }
+    }
+    const ioNs = Number(assembledNs - startNs) + Number(process.hrtime.bigint() - splitStart);
+    let offset = 0;
+    for (const p of batch) {
+      const queueNs = Number(startNs - p.enqueuedNs);
+      const mine = batched
+        ? p.request.outputs.map((name) => sliceRows(outputs.find((o) => o.name === name)!, offset, p.request.batchSize))
+        : p.request.outputs.map((name) => outputs.find((o) => o.name === name)!);
+      offset += p.request.batchSize;
+      p.resolve({ outputs: mine, timings: { queueNs, ioNs, computeNs }, executedBatchSize: rows });
+    }
+    this.#observer.batchExecuted?.({ rows, requests: batch.length, computeNs, ioNs, ok: true });
+  }
+
+  #checkDrained(): void {
+    if (this.#queue.isEmpty() && this.#inFlight === 0 && this.#drainWaiters.length > 0) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Stops accepting requests; resolves once everything queued and in flight has finished. */
+  drain(): Promise<void> {
+    this.#closed = true;
+    if (this.#queue.isEmpty() && this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Stops accepting requests and fails everything still queued with `error`. */
+  abort(error: Error): void {
+    this.#closed = true;
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    for (const p of this.#queue.drain()) {
+      if (p.deadlineTimer !== undefined) clearTimeout(p.deadlineTimer);
+      p.reject(error);
+    }
+    this.#observer.queueDepthChanged?.(0);
+    this.#checkDrained();
+  }
+
+  /** Number of execution instances. */
+  get instanceCount(): number {
+    return this.#instanceCount;
+  }
+}
+
+function validateOptions(o: BatchingOptions): void {
+  const intAtLeast = (name: string, v: number, min: number): void => {
+    if (!Number.isInteger(v) || v < min) throw new BerthError('BERTH_ERR_MODEL_CONFIG', `${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  };
+  intAtLeast('maxBatchSize', o.maxBatchSize, 0);
+  intAtLeast('maxQueueSize', o.maxQueueSize, 1);
+  if (!(Number.isFinite(o.maxQueueDelayMs) && o.maxQueueDelayMs >= 0)) {
+    throw new BerthError('BERTH_ERR_MODEL_CONFIG', `maxQueueDelayMs must be a number ≥ 0, got ${String(o.maxQueueDelayMs)}`);
+  }
+  for (const s of o.preferredBatchSizes) {
+    intAtLeast('preferredBatchSizes[]', s, 1);
+    if (o.maxBatchSize > 0 && s > o.maxBatchSize) {
+      throw new BerthError('BERTH_ERR_MODEL_CONFIG', `preferredBatchSizes contains ${s}, larger than maxBatchSize ${o.maxBatchSize}`);
+    }
+  }
+}

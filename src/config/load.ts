@@ -1,0 +1,104 @@
+/**
+ * @module config/load
+ * Builds the frozen server configuration: schema defaults ← config file (YAML or JSON) ←
+ * environment (BERTH_*) ← command-line flags. Errors name the source and the field.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { BerthError, messageOf } from '../errors.js';
+import { ConfigSchema, ENV_VARS, type BerthConfig } from './schema.js';
+import { validate } from './validate.js';
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace. */
+export function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isObject(v) && isObject(out[k]) ? merge(out[k] as Json, v) : v;
+  }
+  return out;
+}
+
+function setPath(target: Json, path: string[], value: unknown): void {
+  let o = target;
+  for (const key of path.slice(0, -1)) {
+    if (!isObject(o[key])) o[key] = {};
+    o = o[key] as Json;
+  }
+  o[path[path.length - 1]!] = value;
+}
+
+export function readConfigFile(file: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BerthError('BERTH_ERR_CONFIG', `config file ${file}: cannot read: ${messageOf(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new BerthError('BERTH_ERR_CONFIG', `config file ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${messageOf(err)}`);
+  }
+  if (raw === null || raw === undefined) return {};
+  if (!isObject(raw)) throw new BerthError('BERTH_ERR_CONFIG', `config file ${file}: expected a mapping at the top level`);
+  return raw;
+}
+
+export function fromEnvironment(env: Record<string, string | undefined>): Json {
+  const out: Json = {};
+  for (const [name, spec] of Object.entries(ENV_VARS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (spec.type === 'integer') {
+      if (!/^-?\d+$/.test(raw.trim())) throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: expected an integer, got '${raw}'`);
+      value = Number(raw);
+    } else if (spec.type === 'boolean') {
+      if (!/^(true|false|1|0)$/i.test(raw)) throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: expected true or false, got '${raw}'`);
+      value = /^(true|1)$/i.test(raw);
+    }
+    setPath(out, spec.path, value);
+  }
+  return out;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (isObject(o) || Array.isArray(o)) {
+    for (const v of Object.values(o as object)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: Record<string, string | undefined>;
+  /** Partial config from command-line flags (already shaped like the config). */
+  flags?: Json;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Readonly<BerthConfig> {
+  const defaults = Value.Default(ConfigSchema, {}) as Json;
+  setPath(defaults, ['runtime', 'workers'], Math.max(1, Math.min(availableParallelism(), 16)));
+  let merged = defaults;
+  if (sources.file !== undefined) {
+    const fromFile = readConfigFile(sources.file);
+    validate(ConfigSchema, merge(defaults, fromFile), `config file ${sources.file}`, 'BERTH_ERR_CONFIG');
+    merged = merge(merged, fromFile);
+  }
+  const fromEnv = fromEnvironment(sources.env ?? {});
+  validate(ConfigSchema, merge(merged, fromEnv), 'environment', 'BERTH_ERR_CONFIG');
+  merged = merge(merged, fromEnv);
+  const config = validate(ConfigSchema, merge(merged, sources.flags ?? {}), 'command-line flags', 'BERTH_ERR_CONFIG');
+  return deepFreeze(config);
+}

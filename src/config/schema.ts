@@ -1,0 +1,68 @@
+/**
+ * @module config/schema
+ * The server configuration: one TypeBox schema, filled from defaults ← file ← environment
+ * ← flags (see ./load.ts), validated once at start-up, then frozen. docs/config.md lists
+ * every field; a unit test checks it against this schema.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { ModelDefaultsSchema } from '../repository/model-config.js';
+import { LOG_LEVELS } from '../logging/logger.js';
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to listen on.' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'HTTP port (0 = any free port).' }),
+        bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024, description: 'Largest request body accepted; larger bodies get 413.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    repository: Type.Object(
+      {
+        path: Type.String({ minLength: 1, default: 'models', description: 'The model repository directory.' }),
+        pollIntervalMs: Type.Integer({ minimum: 0, default: 5000, description: 'Re-scan interval; 0 = only at start and on repository API calls.' }),
+        api: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true, description: 'Serve the repository load/unload endpoints.' }),
+            token: Type.Optional(Type.String({ minLength: 8, description: 'When set, load/unload need "Authorization: Bearer <token>". Without it they are refused unless the server listens on loopback only.' })),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    runtime: Type.Object(
+      {
+        workers: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'Inference worker threads (ONNX Runtime sessions run there, never on the HTTP thread). Default: the number of CPUs.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    models: Type.Composite([
+      ModelDefaultsSchema,
+      Type.Object({}),
+    ], { additionalProperties: false, default: {}, description: 'Defaults for every model; a model\'s berth.yaml overrides them.' }),
+    logging: Type.Object(
+      {
+        level: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level; debug logs one line per request.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type BerthConfig = Static<typeof ConfigSchema>;
+
+/** Environment variables and the config fields they set. */
+export const ENV_VARS: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' }> = {
+  BERTH_HOST: { path: ['server', 'host'], type: 'string' },
+  BERTH_PORT: { path: ['server', 'port'], type: 'integer' },
+  BERTH_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], type: 'integer' },
+  BERTH_REPOSITORY: { path: ['repository', 'path'], type: 'string' },
+  BERTH_POLL_INTERVAL_MS: { path: ['repository', 'pollIntervalMs'], type: 'integer' },
+  BERTH_REPOSITORY_API: { path: ['repository', 'api', 'enabled'], type: 'boolean' },
+  BERTH_REPOSITORY_TOKEN: { path: ['repository', 'api', 'token'], type: 'string' },
+  BERTH_WORKERS: { path: ['runtime', 'workers'], type: 'integer' },
+  BERTH_LOG_LEVEL: { path: ['logging', 'level'], type: 'string' },
+};

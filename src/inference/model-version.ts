@@ -1,0 +1,148 @@
+/**
+ * @module inference/model-version
+ * One loaded, servable model version: its signature, its sessions (instances) in the
+ * worker pool, its batching scheduler, and its statistics. Created by the model manager;
+ * protocol adapters call `infer` on it.
+ */
+import { BatchScheduler, type ExecutionInstance } from '../batching/scheduler.js';
+import { BerthError } from '../errors.js';
+import type { ServerMetrics, RequestOutcome } from '../metrics/server-metrics.js';
+import { VersionStats } from '../metrics/version-stats.js';
+import type { ResolvedModelSettings } from '../repository/model-config.js';
+import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
+import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
+import { deriveSignature } from './signature.js';
+import type { InferenceRequest, InferenceResult, ModelSignature, Tensor } from './types.js';
+
+export interface ModelVersionInit {
+  model: string;
+  version: number;
+  path: string;
+  settings: ResolvedModelSettings;
+  pool: WorkerPool;
+  metrics: ServerMetrics;
+  defaultMaxBatchSize: number;
+}
+
+function instanceFor(pool: WorkerPool, handle: SessionHandle): ExecutionInstance {
+  return {
+    async run(inputs, outputNames, transfer) {
+      const feeds = inputs.map((t) => ({ name: t.name, type: toOrtType(t.datatype), dims: t.shape, data: t.data }));
+      const r = await pool.run(handle, feeds, outputNames, transfer);
+      const outputs: Tensor[] = r.outputs.map((o) => {
+        const datatype = fromOrtType(o.type);
+        if (datatype === undefined) throw new BerthError('BERTH_ERR_INFERENCE_FAILED', `output '${o.name}' has unsupported type ${o.type}`);
+        return { name: o.name, datatype, shape: o.dims, data: o.data };
+      });
+      return { outputs, computeNs: r.computeNs };
+    },
+  };
+}
+
+export class ModelVersion {
+  readonly model: string;
+  readonly version: number;
+  readonly path: string;
+  readonly settings: ResolvedModelSettings;
+  readonly signature: ModelSignature;
+  readonly stats = new VersionStats();
+  readonly loadMs: number;
+  readonly #scheduler: BatchScheduler;
+  readonly #handles: SessionHandle[];
+  readonly #pool: WorkerPool;
+  readonly #metrics: ServerMetrics;
+  readonly #labels: { model: string; version: string };
+
+  private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature) {
+    this.model = init.model;
+    this.version = init.version;
+    this.path = init.path;
+    this.settings = init.settings;
+    this.signature = signature;
+    this.#handles = handles;
+    this.#pool = init.pool;
+    this.#metrics = init.metrics;
+    this.loadMs = Math.max(...handles.map((h) => h.loadMs));
+    this.#labels = { model: init.model, version: String(init.version) };
+    const b = init.settings.batching;
+    this.#scheduler = new BatchScheduler(
+      { enabled: b.enabled, maxBatchSize: signature.maxBatchSize, maxQueueDelayMs: b.maxQueueDelayMs, preferredBatchSizes: b.preferredBatchSizes.filter((s) => s <= signature.maxBatchSize), maxQueueSize: b.maxQueueSize },
+      handles.map((h) => instanceFor(init.pool, h)),
+      {
+        batchExecuted: ({ rows, requests, computeNs, ioNs, ok }) => {
+          if (!ok) return;
+          this.stats.batchExecuted(rows, computeNs, ioNs);
+          this.#metrics.batchSize.observe(this.#labels, rows);
+          this.#metrics.batchRequests.observe(this.#labels, requests);
+          this.#metrics.computeDuration.observe(this.#labels, computeNs / 1e9);
+        },
+        queueDepthChanged: (depth) => this.#metrics.queueDepth.set(this.#labels, depth),
+      },
+    );
+  }
+
+  /** Loads `instanceCount` sessions on distinct workers (as far as the pool allows) and builds the version. */
+  static async load(init: ModelVersionInit): Promise<ModelVersion> {
+    const handles: SessionHandle[] = [];
+    const used = new Set<number>();
+    try {
+      for (let i = 0; i < init.settings.instanceCount; i++) {
+        const worker = init.pool.leastLoadedWorker(used);
+        used.add(worker);
+        handles.push(await init.pool.load(init.path, init.settings.session, worker));
+      }
+      const first = handles[0]!;
+      const signature = deriveSignature(first.inputs, first.outputs, init.settings, init.defaultMaxBatchSize);
+      return new ModelVersion(init, handles, signature);
+    } catch (err) {
+      await Promise.all(handles.map((h) => init.pool.unload(h)));
+      throw err;
+    }
+  }
+
+  get queueDepth(): number {
+    return this.#scheduler.queueDepth;
+  }
+
+  get batching(): BatchScheduler['options'] {
+    return this.#scheduler.options;
+  }
+
+  get instanceCount(): number {
+    return this.#handles.length;
+  }
+
+  /** Session keys, so the manager can tell which versions a dead worker took with it. */
+  ownsSession(key: string): boolean {
+    return this.#handles.some((h) => h.key === key);
+  }
+
+  /** Queues the request; throws synchronously (queue full, unloading) so callers can answer 503 at once. */
+  infer(request: InferenceRequest): Promise<InferenceResult> {
+    return this.#scheduler.submit(request);
+  }
+
+  /** Records a finished request (called by protocol adapters once the response is encoded). */
+  observe(outcome: RequestOutcome, totalNs: number, result?: InferenceResult, rows = 0): void {
+    this.#metrics.requests.inc({ ...this.#labels, outcome });
+    if (outcome === 'success' && result !== undefined) {
+      this.stats.requestSucceeded(totalNs, result.timings.queueNs, result.timings.ioNs, result.timings.computeNs, rows);
+      this.#metrics.requestDuration.observe(this.#labels, totalNs / 1e9);
+      this.#metrics.queueDuration.observe(this.#labels, result.timings.queueNs / 1e9);
+    } else if (outcome !== 'invalid') {
+      this.stats.requestFailed(totalNs);
+    }
+  }
+
+  /** Stops taking requests, lets queued and running ones finish, then frees the sessions. */
+  async unload(): Promise<void> {
+    await this.#scheduler.drain();
+    await Promise.all(this.#handles.map((h) => this.#pool.unload(h)));
+  }
+
+  /** Fails everything queued (worker lost, shutdown) and frees the sessions. */
+  async abort(error: Error): Promise<void> {
+    this.#scheduler.abort(error);
+    await Promise.all(this.#handles.map((h) => this.#pool.unload(h)));
+  }
+}

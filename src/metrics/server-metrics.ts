@@ -1,0 +1,130 @@
+/**
+ * @module metrics/server-metrics
+ * Prometheus metrics (prom-client) on a registry of the app's own, never the global one,
+ * so several apps (tests) can live in one process. Every metric here is documented in
+ * docs/metrics.md; test/unit/metrics-doc.test.ts checks the two agree.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+export type RequestOutcome = 'success' | 'invalid' | 'rejected' | 'timeout' | 'error';
+export const VERSION_STATES = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'] as const;
+export type VersionState = (typeof VERSION_STATES)[number];
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'berth_inference_requests_total',
+    help: 'Inference requests by model, version and outcome (success, invalid, rejected, timeout, error).',
+    labelNames: ['model', 'version', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'berth_inference_request_duration_seconds',
+    help: 'End-to-end time of successful inference requests, from receipt of the body to the encoded response.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueDuration = new Histogram({
+    name: 'berth_inference_queue_duration_seconds',
+    help: 'Time requests waited in the batching queue.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly computeDuration = new Histogram({
+    name: 'berth_inference_compute_duration_seconds',
+    help: 'Time ONNX Runtime spent running one batch.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'berth_inference_batch_size',
+    help: 'Rows in each batch executed by ONNX Runtime.',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchRequests = new Histogram({
+    name: 'berth_inference_batch_requests',
+    help: 'Requests merged into each executed batch.',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'berth_inference_queue_depth',
+    help: 'Requests waiting in the batching queue now.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly modelState = new Gauge({
+    name: 'berth_model_state',
+    help: 'Model version state: 1 for the current state (LOADING, READY, UNLOADING, UNAVAILABLE), 0 for the others.',
+    labelNames: ['model', 'version', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoads = new Counter({
+    name: 'berth_model_loads_total',
+    help: 'Successful model version loads.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoadFailures = new Counter({
+    name: 'berth_model_load_failures_total',
+    help: 'Model version loads that failed (corrupt file, bad config); the reason is in the repository index and the log.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoadDuration = new Histogram({
+    name: 'berth_model_load_duration_seconds',
+    help: 'Time to load a model version (session creation in a worker).',
+    labelNames: ['model'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'berth_http_requests_total',
+    help: 'HTTP requests by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly workerRestarts = new Counter({
+    name: 'berth_worker_restarts_total',
+    help: 'Inference worker threads that died and were replaced.',
+    registers: [this.registry],
+  });
+  readonly processMemory = new Gauge({
+    name: 'berth_process_memory_bytes',
+    help: 'Process memory by kind (rss, heap_used, heap_total, external, array_buffers), read at scrape time.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+    collect() {
+      const m = process.memoryUsage();
+      this.set({ kind: 'rss' }, m.rss);
+      this.set({ kind: 'heap_used' }, m.heapUsed);
+      this.set({ kind: 'heap_total' }, m.heapTotal);
+      this.set({ kind: 'external' }, m.external);
+      this.set({ kind: 'array_buffers' }, m.arrayBuffers);
+    },
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  setModelState(model: string, version: string, state: VersionState | undefined): void {
+    for (const s of VERSION_STATES) this.modelState.set({ model, version, state: s }, s === state ? 1 : 0);
+  }
+
+  /** Forgets every series of a model version (after it is gone from the repository). */
+  removeVersion(model: string, version: string): void {
+    for (const s of VERSION_STATES) this.modelState.remove({ model, version, state: s });
+    this.queueDepth.remove({ model, version });
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * @module repository/model-config
+ * The optional per-model configuration file (`<repo>/<model>/berth.yaml`, `.yml` or
+ * `.json`): its schema, defaults and parsing. Without the file everything comes from the
+ * ONNX model itself and the server-wide defaults.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { parse as parseYaml } from 'yaml';
+import { BerthError, messageOf } from '../errors.js';
+import { V2_DATATYPES } from '../runtime/datatypes.js';
+import { validate } from '../config/validate.js';
+
+export const CONFIG_FILENAMES = ['berth.yaml', 'berth.yml', 'berth.json'] as const;
+
+const Int = (min: number, description: string) => Type.Integer({ minimum: min, description });
+
+export const VersionPolicySchema = Type.Union(
+  [
+    Type.Object({ latest: Type.Object({ numVersions: Int(1, 'Serve the N highest versions.') }, { additionalProperties: false }) }, { additionalProperties: false }),
+    Type.Object({ all: Type.Object({}, { additionalProperties: false }) }, { additionalProperties: false }),
+    Type.Object({ specific: Type.Object({ versions: Type.Array(Int(1, 'A version number.'), { minItems: 1 }) }, { additionalProperties: false }) }, { additionalProperties: false }),
+  ],
+  { description: 'Which versions to serve: {latest: {numVersions: N}} (default N=1), {all: {}}, or {specific: {versions: [..]}}.' },
+);
+export type VersionPolicy = Static<typeof VersionPolicySchema>;
+
+export const BatchingSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: 'Dynamic batching on (default) or off.' })),
+    maxQueueDelayMs: Type.Optional(Type.Number({ minimum: 0, description: 'How long the oldest request may wait for a fuller batch (ms).' })),
+    preferredBatchSizes: Type.Optional(Type.Array(Int(1, 'A batch size.'), { description: 'Batch sizes sent without waiting.' })),
+    maxQueueSize: Type.Optional(Int(1, 'Requests that may wait; more get 503.')),
+    queueTimeoutMs: Type.Optional(Type.Number({ minimum: 0, description: 'Default deadline for a queued request (ms); 0 = none.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionSchema = Type.Object(
+  {
+    graphOptimizationLevel: Type.Optional(Type.Union([Type.Literal('disabled'), Type.Literal('basic'), Type.Literal('extended'), Type.Literal('all')])),
+    intraOpNumThreads: Type.Optional(Int(0, 'Threads inside one operator (0 = ONNX Runtime decides).')),
+    interOpNumThreads: Type.Optional(Int(0, 'Threads across operators (0 = ONNX Runtime decides).')),
+    executionMode: Type.Optional(Type.Union([Type.Literal('sequential'), Type.Literal('parallel')])),
+    enableCpuMemArena: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const TensorOverride = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    datatype: Type.Optional(Type.Union(V2_DATATYPES.map((d) => Type.Literal(d)))),
+    shape: Type.Optional(Type.Array(Type.Integer({ minimum: -1 }), { description: 'Full shape; -1 = dynamic.' })),
+    allowNonFinite: Type.Optional(Type.Boolean({ description: 'Accept NaN/±Infinity in this float input (default: refuse).' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Settings that can also be given server-wide as defaults for every model. */
+export const ModelDefaultsSchema = Type.Object(
+  {
+    versionPolicy: Type.Optional(VersionPolicySchema),
+    maxBatchSize: Type.Optional(Int(0, 'Largest batch; 0 = the model has no batch dimension.')),
+    batching: Type.Optional(BatchingSchema),
+    instanceCount: Type.Optional(Int(1, 'Sessions of each version, spread over the workers.')),
+    session: Type.Optional(SessionSchema),
+    allowNonFinite: Type.Optional(Type.Boolean({ description: 'Accept NaN/±Infinity in float inputs (default: refuse).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ModelConfigSchema = Type.Composite([
+  ModelDefaultsSchema,
+  Type.Object({
+    name: Type.Optional(Type.String({ description: 'Must equal the directory name when given.' })),
+    platform: Type.Optional(Type.Literal('onnxruntime_onnx')),
+    defaultModelFilename: Type.Optional(Type.String({ minLength: 1, description: 'File inside each version directory (default model.onnx).' })),
+    inputs: Type.Optional(Type.Array(TensorOverride)),
+    outputs: Type.Optional(Type.Array(TensorOverride)),
+    parameters: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }),
+], { additionalProperties: false });
+
+export type ModelDefaults = Static<typeof ModelDefaultsSchema>;
+export type ModelConfig = Static<typeof ModelConfigSchema>;
+
+/** Fully-defaulted settings a loaded model version runs with. */
+export interface ResolvedModelSettings {
+  versionPolicy: VersionPolicy;
+  /** undefined: decide from the model (batchable → default size, else 0). */
+  maxBatchSize: number | undefined;
+  batching: { enabled: boolean; maxQueueDelayMs: number; preferredBatchSizes: number[]; maxQueueSize: number; queueTimeoutMs: number };
+  instanceCount: number;
+  session: Static<typeof SessionSchema>;
+  allowNonFinite: boolean;
+  defaultModelFilename: string;
+  inputs: Static<typeof TensorOverride>[];
+  outputs: Static<typeof TensorOverride>[];
+  parameters: Record<string, string>;
+}
+
+export const BUILTIN_DEFAULTS = {
+  maxBatchSize: 32,
+  batching: { enabled: true, maxQueueDelayMs: 0, preferredBatchSizes: [] as number[], maxQueueSize: 1024, queueTimeoutMs: 30_000 },
+  instanceCount: 1,
+} as const;
+
+/** Server defaults ← model file, field by field. */
+export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): ResolvedModelSettings {
+  const b = { ...BUILTIN_DEFAULTS.batching, ...stripUndefined(defaults.batching ?? {}), ...stripUndefined(config.batching ?? {}) };
+  return {
+    versionPolicy: config.versionPolicy ?? defaults.versionPolicy ?? { latest: { numVersions: 1 } },
+    maxBatchSize: config.maxBatchSize ?? defaults.maxBatchSize,
+    batching: { ...b, preferredBatchSizes: [...b.preferredBatchSizes] },
+    instanceCount: config.instanceCount ?? defaults.instanceCount ?? BUILTIN_DEFAULTS.instanceCount,
+    session: { ...stripUndefined(defaults.session ?? {}), ...stripUndefined(config.session ?? {}) },
+    allowNonFinite: config.allowNonFinite ?? defaults.allowNonFinite ?? false,
+    defaultModelFilename: config.defaultModelFilename ?? 'model.onnx',
+    inputs: config.inputs ?? [],
+    outputs: config.outputs ?? [],
+    parameters: config.parameters ?? {},
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Parses config text (YAML or JSON by file name) and validates it. */
+export function parseModelConfig(text: string, file: string, modelName: string): ModelConfig {
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new BerthError('BERTH_ERR_MODEL_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${messageOf(err)}`);
+  }
+  if (raw === null || raw === undefined) raw = {};
+  const config = validate(ModelConfigSchema, raw, file, 'BERTH_ERR_MODEL_CONFIG');
+  if (config.name !== undefined && config.name !== modelName) {
+    throw new BerthError('BERTH_ERR_MODEL_CONFIG', `${file}: name '${config.name}' does not match the model directory '${modelName}'`);
+  }
+  return config;
+}
+
+/** Reads the model's config file if there is one: {file, config} or undefined. Throws on a bad file. */
+export async function readModelConfig(modelDir: string, modelName: string): Promise<{ file: string; config: ModelConfig } | undefined> {
+  for (const name of CONFIG_FILENAMES) {
+    const file = join(modelDir, name);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new BerthError('BERTH_ERR_MODEL_CONFIG', `${file}: cannot read: ${messageOf(err)}`);
+    }
+    return { file, config: parseModelConfig(text, file, modelName) };
+  }
+  return undefined;
+}

@@ -1,0 +1,89 @@
+/**
+ * @module repository/scan
+ * Reads a model repository directory (Triton / TF Serving layout):
+ *
+ *     <repository>/<model>/berth.yaml          optional config
+ *     <repository>/<model>/<version>/model.onnx   version = positive integer
+ *
+ * Scanning only reads the file system; deciding what to load is the manager's job.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { messageOf } from '../errors.js';
+import { type ModelConfig, readModelConfig } from './model-config.js';
+
+export interface ScannedVersion {
+  version: number;
+  path: string;
+  /** Changes whenever the file is replaced or rewritten (mtime and size). */
+  stamp: string;
+}
+
+export interface ScannedModel {
+  name: string;
+  dir: string;
+  config: ModelConfig;
+  configFile: string | undefined;
+  /** Changes whenever the config file changes. */
+  configStamp: string;
+  /** Set when the config file is invalid; `config` is then empty. */
+  configError: string | undefined;
+  versions: ScannedVersion[];
+}
+
+const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const VERSION_DIR = /^[1-9][0-9]{0,15}$/;
+
+export function isValidModelName(name: string): boolean {
+  return MODEL_NAME.test(name) && name.length <= 128;
+}
+
+async function stampOf(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? `${s.mtimeMs}:${s.size}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Scans one model directory; undefined when it no longer exists. */
+export async function scanModel(root: string, name: string): Promise<ScannedModel | undefined> {
+  const dir = join(root, name);
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  let config: ModelConfig = {};
+  let configFile: string | undefined;
+  let configError: string | undefined;
+  try {
+    const found = await readModelConfig(dir, name);
+    if (found !== undefined) {
+      config = found.config;
+      configFile = found.file;
+    }
+  } catch (err) {
+    configError = messageOf(err);
+  }
+  const configStamp = configFile === undefined ? 'none' : ((await stampOf(configFile)) ?? 'none');
+  const filename = config.defaultModelFilename ?? 'model.onnx';
+  const versions: ScannedVersion[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || !VERSION_DIR.test(e.name)) continue;
+    const path = join(dir, e.name, filename);
+    const stamp = await stampOf(path);
+    // A version directory without its model file (e.g. still being copied) is not a version yet.
+    if (stamp !== undefined) versions.push({ version: Number(e.name), path, stamp });
+  }
+  versions.sort((a, b) => a.version - b.version);
+  return { name, dir, config, configFile, configStamp: configError === undefined ? configStamp : `error:${configStamp}`, configError, versions };
+}
+
+/** Names of the model directories in the repository. */
+export async function listModelNames(root: string): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true });
+  return entries.filter((e) => e.isDirectory() && isValidModelName(e.name)).map((e) => e.name).sort();
+}

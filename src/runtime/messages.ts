@@ -1,0 +1,41 @@
+/**
+ * @module runtime/messages
+ * The messages exchanged between the worker pool (HTTP thread) and a session worker.
+ * Tensor data crosses as typed arrays whose buffers are transferred, never as JSON.
+ */
+import type { OrtType, TensorData } from './datatypes.js';
+
+export interface SessionOptions {
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  executionMode?: 'sequential' | 'parallel';
+  enableCpuMemArena?: boolean;
+}
+
+export interface WireTensor {
+  name: string;
+  type: OrtType;
+  dims: number[];
+  data: TensorData;
+}
+
+export interface WireValueMetadata {
+  name: string;
+  isTensor: boolean;
+  /** ORT type name ('float32', ...) for tensors. */
+  type?: string;
+  /** Dimensions: numbers, or strings for symbolic dims. */
+  shape?: (number | string)[];
+}
+
+export type ToWorker =
+  | { type: 'load'; id: number; key: string; path: string; options: SessionOptions }
+  | { type: 'run'; id: number; key: string; feeds: WireTensor[]; fetches: string[] }
+  | { type: 'unload'; id: number; key: string };
+
+export type FromWorker =
+  | { type: 'loaded'; id: number; inputs: WireValueMetadata[]; outputs: WireValueMetadata[]; loadMs: number }
+  | { type: 'result'; id: number; outputs: WireTensor[]; computeNs: number }
+  | { type: 'unloaded'; id: number }
+  | { type: 'error'; id: number; message: string };

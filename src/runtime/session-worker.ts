@@ -1,0 +1,96 @@
+/**
+ * @module runtime/session-worker
+ * Body of one worker thread: owns ONNX Runtime sessions and runs them. `session.run`
+ * blocks the thread for the whole inference, which is why it lives here and never on the
+ * HTTP thread. Messages are handled one at a time in arrival order.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { FromWorker, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
+
+if (parentPort === null) throw new Error('session-worker must run in a worker thread');
+const port = parentPort;
+const sessions = new Map<string, ort.InferenceSession>();
+
+function metadataOf(list: readonly ort.InferenceSession.ValueMetadata[]): WireValueMetadata[] {
+  return list.map((m) =>
+    m.isTensor
+      ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] }
+      : { name: m.name, isTensor: false },
+  );
+}
+
+function ortOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
+  const out: ort.InferenceSession.SessionOptions = {};
+  if (o.graphOptimizationLevel !== undefined) out.graphOptimizationLevel = o.graphOptimizationLevel;
+  if (o.intraOpNumThreads !== undefined) out.intraOpNumThreads = o.intraOpNumThreads;
+  if (o.interOpNumThreads !== undefined) out.interOpNumThreads = o.interOpNumThreads;
+  if (o.executionMode !== undefined) out.executionMode = o.executionMode;
+  if (o.enableCpuMemArena !== undefined) out.enableCpuMemArena = o.enableCpuMemArena;
+  return out;
+}
+
+/** Buffers that can be transferred without detaching memory shared with something else. */
+function transferable(data: WireTensor['data'], list: ArrayBuffer[]): void {
+  if (Array.isArray(data)) return;
+  const buf = data.buffer;
+  if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength && !list.includes(buf)) {
+    list.push(buf);
+  }
+}
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case 'load': {
+      const t0 = performance.now();
+      const session = await ort.InferenceSession.create(msg.path, ortOptions(msg.options));
+      sessions.get(msg.key)?.release().catch(() => undefined);
+      sessions.set(msg.key, session);
+      const reply: FromWorker = {
+        type: 'loaded', id: msg.id, loadMs: performance.now() - t0,
+        inputs: metadataOf(session.inputMetadata), outputs: metadataOf(session.outputMetadata),
+      };
+      port.postMessage(reply);
+      return;
+    }
+    case 'run': {
+      const session = sessions.get(msg.key);
+      if (session === undefined) throw new Error(`session ${msg.key} is not loaded in this worker`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const f of msg.feeds) feeds[f.name] = new ort.Tensor(f.type, f.data as never, f.dims);
+      const t0 = process.hrtime.bigint();
+      const result = await session.run(feeds, msg.fetches);
+      const computeNs = Number(process.hrtime.bigint() - t0);
+      const outputs: WireTensor[] = [];
+      const transfer: ArrayBuffer[] = [];
+      for (const name of msg.fetches) {
+        const t = result[name];
+        if (t === undefined) throw new Error(`model produced no output '${name}'`);
+        const data = t.data as WireTensor['data'];
+        transferable(data, transfer);
+        outputs.push({ name, type: t.type as WireTensor['type'], dims: [...t.dims], data });
+      }
+      const reply: FromWorker = { type: 'result', id: msg.id, outputs, computeNs };
+      port.postMessage(reply, transfer);
+      return;
+    }
+    case 'unload': {
+      const session = sessions.get(msg.key);
+      sessions.delete(msg.key);
+      await session?.release();
+      port.postMessage({ type: 'unloaded', id: msg.id } satisfies FromWorker);
+      return;
+    }
+  }
+}
+
+// Serialise handling: one message at a time, in order.
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (msg: ToWorker) => {
+  chain = chain.then(() =>
+    handle(msg).catch((err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      port.postMessage({ type: 'error', id: msg.id, message } satisfies FromWorker);
+    }),
+  );
+});
