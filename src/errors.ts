@@ -38,6 +38,23 @@ export const ERROR_CODES = {
   BERTH_ERR_CONFIG: { status: 400, description: 'The server configuration (file, environment or flags) is invalid.' },
   BERTH_ERR_CLI_USAGE: { status: 400, description: 'A command-line argument is missing or invalid.' },
   BERTH_ERR_FILE: { status: 400, description: 'A file could not be read or parsed.' },
+
+  // --- onnx / quantize ---
+  BERTH_ERR_ONNX_DECODE: { status: 400, description: 'A file is not a valid ONNX model (protobuf decode failed, no graph, or tensor data does not match its shape).' },
+  BERTH_ERR_ONNX_EXTERNAL_DATA: { status: 400, description: 'A tensor\'s external data is missing, outside the model folder, or shorter than its offset/length say.' },
+  BERTH_ERR_ONNX_TOO_LARGE: { status: 400, description: 'The model would exceed protobuf\'s 2 GiB limit; write it with external data.' },
+  BERTH_ERR_ONNX_UNSUPPORTED: { status: 400, description: 'The model uses a construct this tool cannot handle (tensor type, cycle, undefined value).' },
+  BERTH_ERR_QUANTIZE_NO_WEIGHTS: { status: 400, description: 'The model has no float weights that the chosen mode can quantize.' },
+  BERTH_ERR_QUANTIZE_UNSUPPORTED_OP: { status: 400, description: 'An operator type was requested for quantization (or needs a type rule) that Berth does not support.' },
+  BERTH_ERR_QUANTIZE_DATA: { status: 400, description: 'A calibration or validation data file is unreadable or does not match the model inputs.' },
+  BERTH_ERR_QUANTIZE_CALIBRATION: { status: 500, description: 'Running the FP32 model on the calibration data failed.' },
+  BERTH_ERR_QUANTIZE_VERIFY: { status: 500, description: 'The quantized model failed to load or run in ONNX Runtime; nothing was written.' },
+  BERTH_ERR_QUANTIZE_ACCURACY: { status: 422, description: 'The quantized model\'s accuracy drop exceeds --max-accuracy-drop even after keeping sensitive nodes in float.' },
+  // --- drift ---
+  BERTH_ERR_DRIFT_SCHEMA: { status: 400, description: 'A drift schema (columns, types, roles, thresholds) is invalid or does not match the data.' },
+  BERTH_ERR_DRIFT_DATA: { status: 400, description: 'A data file for profiling or drift checking is malformed (ragged row, missing column) or has no rows.' },
+  BERTH_ERR_DRIFT_PROFILE: { status: 400, description: 'A reference profile is not a valid berth.profile/v1 document, or two profiles cannot be merged.' },
+  BERTH_ERR_DRIFT_OPTIONS: { status: 400, description: 'A drift option or per-column threshold is out of range.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

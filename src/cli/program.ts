@@ -4,11 +4,13 @@
  * `src/cli/` and exports a `register…Command(program)` function that this file calls.
  */
 import { Command } from 'commander';
+import { registerServeCommand } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
     .description('Production model deployment: serve ONNX models over the Open Inference Protocol')
     .version('0.1.0')
     .showHelpAfterError();
+  registerServeCommand(program);
   return program;
 }

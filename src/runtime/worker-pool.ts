@@ -49,6 +49,15 @@ function defaultWorkerUrl(): URL {
   return new URL(`./session-worker${ext}`, import.meta.url);
 }
 
+/**
+ * A worker for `url`. From TypeScript sources (tests, benchmarks under tsx) the worker
+ * starts through a bootstrap that registers tsx inside the worker thread first.
+ */
+function startWorker(url: URL, name: string): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { name });
+  return new Worker(new URL('./dev-worker-bootstrap.mjs', import.meta.url), { name, workerData: { berthWorkerEntry: url.href } });
+}
+
 /** Events: 'sessions-lost' (keys: string[], reason: string) when a worker died. */
 export class WorkerPool extends EventEmitter {
   readonly size: number;
@@ -69,7 +78,7 @@ export class WorkerPool extends EventEmitter {
   }
 
   #spawn(index: number): Slot {
-    const worker = new Worker(this.#url, { name: `berth-session-${index}` });
+    const worker = startWorker(this.#url, `berth-session-${index}`);
     const slot: Slot = { worker, pending: new Map(), sessions: new Set(), inFlight: 0 };
     worker.on('message', (msg: FromWorker) => {
       const p = slot.pending.get(msg.id);
@@ -119,10 +128,17 @@ export class WorkerPool extends EventEmitter {
 
   async load(path: string, options: SessionOptions, worker = this.leastLoadedWorker()): Promise<SessionHandle> {
     const key = `s${this.#nextKey++}`;
-    const reply = await this.#post(worker, { type: 'load', id: this.#nextId++, key, path, options });
-    if (reply.type !== 'loaded') throw new Error(`unexpected worker reply ${reply.type}`);
-    this.#slots[worker]?.sessions.add(key);
-    return { key, worker, inputs: reply.inputs, outputs: reply.outputs, loadMs: reply.loadMs };
+    // Counted at once, so loads started together spread over the workers.
+    const slot = this.#slots[worker];
+    slot?.sessions.add(key);
+    try {
+      const reply = await this.#post(worker, { type: 'load', id: this.#nextId++, key, path, options });
+      if (reply.type !== 'loaded') throw new Error(`unexpected worker reply ${reply.type}`);
+      return { key, worker, inputs: reply.inputs, outputs: reply.outputs, loadMs: reply.loadMs };
+    } catch (err) {
+      slot?.sessions.delete(key);
+      throw err;
+    }
   }
 
   /**

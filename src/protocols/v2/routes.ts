@@ -1,0 +1,210 @@
+/**
+ * @module protocols/v2/routes
+ * The Open Inference Protocol (KServe V2) REST endpoints: server and model metadata,
+ * health, infer (JSON and the binary tensor data extension), Triton's model_repository,
+ * model_configuration and statistics extensions.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BerthError, isBerthError } from '../../errors.js';
+import type { ModelVersion } from '../../inference/model-version.js';
+import type { RequestOutcome } from '../../metrics/server-metrics.js';
+import type { ModelManager } from '../../repository/manager.js';
+import { decodeInferRequest } from './request.js';
+import { encodeInferResponse } from './response.js';
+import { tritonModelConfig } from './triton.js';
+
+export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'model_configuration', 'statistics', 'classification', 'parameters'] as const;
+
+export interface V2Context {
+  manager: ModelManager;
+  serverName: string;
+  serverVersion: string;
+  /** Whether the first repository sync has finished. */
+  started: () => boolean;
+  repositoryApi: { enabled: boolean; token: string | undefined; loopbackOnly: boolean };
+}
+
+type ModelParams = { model: string; version?: string };
+
+/** Content types an infer body may come with; curl -d sends form-urlencoded. */
+const INFER_CONTENT_TYPES = new Set(['application/json', 'application/octet-stream', 'application/x-www-form-urlencoded', 'text/plain']);
+
+function mediaType(req: FastifyRequest): string | undefined {
+  const ct = req.headers['content-type'];
+  return ct === undefined ? undefined : ct.split(';')[0]!.trim().toLowerCase();
+}
+
+function headerLength(req: FastifyRequest): number | undefined {
+  const raw = req.headers['inference-header-content-length'];
+  if (raw === undefined) return undefined;
+  const s = Array.isArray(raw) ? raw[0]! : raw;
+  if (!/^\d{1,12}$/.test(s.trim())) throw new BerthError('BERTH_ERR_BINARY_DATA', `Inference-Header-Content-Length: expected a non-negative integer, got '${s}'`);
+  return Number(s);
+}
+
+function bodyOf(req: FastifyRequest): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
+
+function outcomeOf(err: unknown): RequestOutcome {
+  if (!isBerthError(err)) return 'error';
+  if (err.code === 'BERTH_ERR_QUEUE_FULL' || err.code === 'BERTH_ERR_MODEL_NOT_READY' || err.code === 'BERTH_ERR_SHUTTING_DOWN') return 'rejected';
+  if (err.code === 'BERTH_ERR_DEADLINE_EXCEEDED') return 'timeout';
+  return err.status < 500 ? 'invalid' : 'error';
+}
+
+function modelMetadata(manager: ModelManager, v: ModelVersion, allVersions: boolean): object {
+  return {
+    name: v.model,
+    versions: allVersions ? manager.readyVersions(v.model).map((x) => String(x.version)) : [String(v.version)],
+    platform: 'onnxruntime_onnx',
+    inputs: v.signature.inputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape })),
+    outputs: v.signature.outputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape })),
+    parameters: { max_batch_size: v.signature.maxBatchSize },
+  };
+}
+
+export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
+  const { manager } = ctx;
+
+  app.get('/v2', async () => ({ name: ctx.serverName, version: ctx.serverVersion, extensions: V2_EXTENSIONS }));
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_req, reply) => {
+    const ready = ctx.started() && manager.allReady();
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+
+  // --- model metadata and readiness ---
+  const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
+    const v = manager.resolve(req.params.model, req.params.version);
+    return modelMetadata(manager, v, req.params.version === undefined);
+  };
+  app.get('/v2/models/:model', metadata);
+  app.get('/v2/models/:model/versions/:version', metadata);
+
+  const ready = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const { model, version } = req.params;
+    try {
+      manager.resolve(model, version);
+      return { name: model, ready: true };
+    } catch (err) {
+      if (isBerthError(err, 'BERTH_ERR_MODEL_NOT_READY')) return reply.code(503).headers(err.headers).send({ name: model, ready: false, reason: err.message });
+      throw err;
+    }
+  };
+  app.get('/v2/models/:model/ready', ready);
+  app.get('/v2/models/:model/versions/:version/ready', ready);
+
+  // --- infer ---
+  const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const t0 = process.hrtime.bigint();
+    const ct = mediaType(req);
+    if (ct !== undefined && !INFER_CONTENT_TYPES.has(ct)) {
+      throw new BerthError('BERTH_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct}' is not accepted; send application/json, or application/octet-stream with Inference-Header-Content-Length for binary tensor data`);
+    }
+    const mv = manager.resolve(req.params.model, req.params.version);
+    let decoded;
+    try {
+      decoded = decodeInferRequest({
+        signature: mv.signature,
+        body: bodyOf(req),
+        headerLength: headerLength(req),
+        nowMs: performance.now(),
+        defaultTimeoutMs: mv.settings.batching.queueTimeoutMs,
+      });
+    } catch (err) {
+      mv.observe('invalid', Number(process.hrtime.bigint() - t0));
+      throw err;
+    }
+    let result;
+    try {
+      result = await mv.infer(decoded.request);
+    } catch (err) {
+      mv.observe(outcomeOf(err), Number(process.hrtime.bigint() - t0));
+      throw err;
+    }
+    const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result);
+    mv.observe('success', Number(process.hrtime.bigint() - t0), result, decoded.request.batchSize);
+    if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
+    return reply.type(enc.contentType).send(enc.body);
+  };
+  app.post('/v2/models/:model/infer', infer);
+  app.post('/v2/models/:model/versions/:version/infer', infer);
+
+  // --- Triton model_configuration extension ---
+  const config = async (req: FastifyRequest<{ Params: ModelParams }>) => tritonModelConfig(manager.resolve(req.params.model, req.params.version));
+  app.get('/v2/models/:model/config', config);
+  app.get('/v2/models/:model/versions/:version/config', config);
+
+  // --- Triton statistics extension ---
+  app.get('/v2/models/stats', async () => ({
+    model_stats: manager.modelNames().flatMap((name) => manager.readyVersions(name).map((v) => v.stats.toJSON(v.model, String(v.version)))),
+  }));
+  const stats = async (req: FastifyRequest<{ Params: ModelParams }>) => {
+    const { model, version } = req.params;
+    if (!manager.has(model)) manager.resolve(model); // 404 with the standard message
+    const versions = version === undefined ? manager.readyVersions(model) : [manager.resolve(model, version)];
+    return { model_stats: versions.map((v) => v.stats.toJSON(v.model, String(v.version))) };
+  };
+  app.get('/v2/models/:model/stats', stats);
+  app.get('/v2/models/:model/versions/:version/stats', stats);
+
+  // --- model_repository extension ---
+  app.post('/v2/repository/index', async (req) => {
+    const body = optionalJsonBody(req);
+    const readyOnly = body.ready;
+    if (readyOnly !== undefined && typeof readyOnly !== 'boolean') throw new BerthError('BERTH_ERR_BAD_REQUEST', `ready: expected true or false, got ${JSON.stringify(readyOnly)}`);
+    await manager.syncAll();
+    const entries = manager.index();
+    return readyOnly === true ? entries.filter((e) => e.state === 'READY') : entries;
+  });
+  app.post('/v2/repository/models/:model/load', async (req: FastifyRequest<{ Params: ModelParams }>) => {
+    checkRepositoryAccess(req, ctx.repositoryApi);
+    const body = optionalJsonBody(req);
+    if (body.parameters !== undefined && (typeof body.parameters !== 'object' || body.parameters === null || Array.isArray(body.parameters))) {
+      throw new BerthError('BERTH_ERR_BAD_REQUEST', 'parameters: expected an object');
+    }
+    await manager.loadModel(req.params.model);
+    return {};
+  });
+  app.post('/v2/repository/models/:model/unload', async (req: FastifyRequest<{ Params: ModelParams }>) => {
+    checkRepositoryAccess(req, ctx.repositoryApi);
+    optionalJsonBody(req);
+    await manager.unloadModel(req.params.model);
+    return {};
+  });
+}
+
+/** The JSON object body of a control request; an empty body is `{}`. */
+function optionalJsonBody(req: FastifyRequest): Record<string, unknown> {
+  const body = bodyOf(req);
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new BerthError('BERTH_ERR_BAD_REQUEST', `request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BerthError('BERTH_ERR_BAD_REQUEST', 'request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Loading models is code execution territory: off switch, token, or loopback only. */
+function checkRepositoryAccess(req: FastifyRequest, api: V2Context['repositoryApi']): void {
+  if (!api.enabled) throw new BerthError('BERTH_ERR_FORBIDDEN', 'the repository load/unload API is switched off (repository.api.enabled: false)');
+  if (api.token === undefined) {
+    if (!api.loopbackOnly) {
+      throw new BerthError('BERTH_ERR_FORBIDDEN', 'repository load/unload needs a token when the server listens beyond loopback; set repository.api.token (BERTH_REPOSITORY_TOKEN)');
+    }
+    return;
+  }
+  const auth = req.headers.authorization ?? '';
+  const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '', 'utf8');
+  const expected = Buffer.from(api.token, 'utf8');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new BerthError('BERTH_ERR_UNAUTHORIZED', 'repository load/unload needs "Authorization: Bearer <token>" with the configured token', {
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * @module server/app
+ * The one composition point: `buildApp(config, deps)` creates the worker pool, the model
+ * manager, metrics and the HTTP routes, and wires them together. It never listens; the
+ * CLI (or a test) calls `listen`. Request path:
+ *
+ *   HTTP (fastify, body as Buffer) → protocols/v2 decode + inference/validate
+ *   → repository/manager resolve → inference/model-version → batching/scheduler
+ *   → runtime/worker-pool → session worker (onnxruntime-node) → back, split, encoded.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { messageOf } from '../errors.js';
+import type { BerthConfig } from '../config/schema.js';
+import { registerDashboardRoutes } from '../dashboard/routes.js';
+import type { Logger } from '../logging/logger.js';
+import { ServerMetrics } from '../metrics/server-metrics.js';
+import { registerV2Routes } from '../protocols/v2/routes.js';
+import { ModelManager } from '../repository/manager.js';
+import { WorkerPool } from '../runtime/worker-pool.js';
+import { BUILTIN_DEFAULTS } from '../repository/model-config.js';
+import { errorHandler } from './http-errors.js';
+
+export const SERVER_NAME = 'berth';
+export const SERVER_VERSION = '0.1.0';
+
+export interface AppDeps {
+  logger: Logger;
+  /** Share a pool between apps (tests); otherwise one is created and closed with the app. */
+  pool?: WorkerPool;
+  /** Collect Node's default process metrics (off in tests that build many apps). */
+  defaultMetrics?: boolean;
+}
+
+export interface BerthApp {
+  http: FastifyInstance;
+  manager: ModelManager;
+  pool: WorkerPool;
+  metrics: ServerMetrics;
+  config: Readonly<BerthConfig>;
+  /** Resolves when the first repository scan and its loads have finished. */
+  modelsLoaded: Promise<void>;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp {
+  const { logger } = deps;
+  const metrics = new ServerMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
+  const ownPool = deps.pool === undefined;
+  const pool = deps.pool ?? new WorkerPool({ size: config.runtime.workers });
+  const manager = new ModelManager({
+    root: config.repository.path,
+    pool,
+    metrics,
+    logger,
+    defaults: config.models,
+    defaultMaxBatchSize: config.models.maxBatchSize ?? BUILTIN_DEFAULTS.maxBatchSize,
+    pollIntervalMs: config.repository.pollIntervalMs,
+  });
+
+  const http: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Berth logs one line per request itself (debug level, onResponse hook below).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimitBytes,
+    // Request ids for logs; inference ids are separate (the request's own "id").
+    genReqId: (() => {
+      let n = 0;
+      return () => `r${(++n).toString(36)}`;
+    })(),
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // Bodies arrive as raw Buffers whatever their type; each route interprets its own.
+  http.removeAllContentTypeParsers();
+  http.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  http.setErrorHandler(errorHandler(logger));
+  http.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/json').send(JSON.stringify({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'BERTH_ERR_NOT_FOUND' }));
+  });
+  http.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 }, 'request');
+    }
+    done();
+  });
+
+  let started = false;
+  registerV2Routes(http, {
+    manager,
+    serverName: SERVER_NAME,
+    serverVersion: SERVER_VERSION,
+    started: () => started,
+    repositoryApi: {
+      enabled: config.repository.api.enabled,
+      token: config.repository.api.token,
+      loopbackOnly: LOOPBACK.has(config.server.host),
+    },
+  });
+  http.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  registerDashboardRoutes(http, manager, SERVER_VERSION);
+
+  const modelsLoaded = manager.start().then(
+    () => {
+      started = true;
+    },
+    (err: unknown) => {
+      logger.error({ err: messageOf(err) }, 'initial repository scan failed');
+      throw err;
+    },
+  );
+  // Callers that never await modelsLoaded must not see an unhandled rejection.
+  modelsLoaded.catch(() => undefined);
+
+  let closing: Promise<void> | undefined;
+  return {
+    http, manager, pool, metrics, config, modelsLoaded,
+    async listen() {
+      return http.listen({ host: config.server.host, port: config.server.port });
+    },
+    close() {
+      closing ??= (async () => {
+        await http.close();
+        await manager.close();
+        if (ownPool) await pool.close();
+      })();
+      return closing;
+    },
+  };
+}
