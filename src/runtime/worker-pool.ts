@@ -84,6 +84,7 @@ export class WorkerPool extends EventEmitter {
       const p = slot.pending.get(msg.id);
       if (p === undefined) return;
       slot.pending.delete(msg.id);
+      if (slot.pending.size === 0) worker.unref();
       if (msg.type === 'error') p.reject(new Error(msg.message));
       else p.resolve(msg);
     });
@@ -109,6 +110,8 @@ export class WorkerPool extends EventEmitter {
       return Promise.reject(new BerthError('BERTH_ERR_SHUTTING_DOWN', 'the inference worker pool is closed'));
     }
     return new Promise<FromWorker>((resolve, reject) => {
+      // A worker keeps the process alive only while it owes an answer.
+      if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(msg.id, { resolve, reject });
       slot.worker.postMessage(msg, transfer);
     });
