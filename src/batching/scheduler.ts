@@ -46,7 +46,10 @@ export interface SchedulerClock {
 interface Pending {
   request: InferenceRequest;
   key: string;
+  /** For statistics (queue time, ns). */
   enqueuedNs: bigint;
+  /** For the batching delay, on the scheduler's clock (ms). */
+  enqueuedMs: number;
   resolve: (r: InferenceResult) => void;
   reject: (e: Error) => void;
   deadlineTimer: NodeJS.Timeout | undefined;
@@ -102,7 +105,7 @@ export class BatchScheduler {
     }
     return new Promise<InferenceResult>((resolve, reject) => {
       const pending: Pending = {
-        request, key: shapeKey(request.inputs), enqueuedNs: process.hrtime.bigint(), resolve, reject, deadlineTimer: undefined,
+        request, key: shapeKey(request.inputs), enqueuedNs: process.hrtime.bigint(), enqueuedMs: this.#clock.now(), resolve, reject, deadlineTimer: undefined,
       };
       if (request.deadlineMs !== undefined) {
         const wait = Math.max(0, request.deadlineMs - this.#clock.now());
@@ -140,7 +143,7 @@ export class BatchScheduler {
       rows += p.request.batchSize;
       count += 1;
     }
-    const waitedMs = Number(process.hrtime.bigint() - head.enqueuedNs) / 1e6;
+    const waitedMs = this.#clock.now() - head.enqueuedMs;
     const sendNow = blocked || rows >= maxBatchSize || preferredBatchSizes.includes(rows) || maxQueueDelayMs <= 0 || waitedMs >= maxQueueDelayMs;
     if (!sendNow) {
       if (this.#delayTimer === undefined) {
