@@ -80,6 +80,11 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** Worker threads when none are configured: one per CPU, at most 16. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(availableParallelism(), 16));
+}
+
 export interface ConfigSources {
   file?: string;
   env?: Record<string, string | undefined>;
@@ -89,7 +94,7 @@ export interface ConfigSources {
 
 export function loadConfig(sources: ConfigSources = {}): Readonly<BerthConfig> {
   const defaults = Value.Default(ConfigSchema, {}) as Json;
-  setPath(defaults, ['runtime', 'workers'], Math.max(1, Math.min(availableParallelism(), 16)));
+  setPath(defaults, ['runtime', 'workers'], defaultWorkerCount());
   let merged = defaults;
   if (sources.file !== undefined) {
     const fromFile = readConfigFile(sources.file);

@@ -34,7 +34,7 @@ export const ConfigSchema = Type.Object(
     ),
     runtime: Type.Object(
       {
-        workers: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: 'Inference worker threads (ONNX Runtime sessions run there, never on the HTTP thread). Default: the number of CPUs.' }),
+        workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'Inference worker threads (ONNX Runtime sessions run there, never on the HTTP thread). Default: the number of CPUs (at most 16).' })),
       },
       { additionalProperties: false, default: {} },
     ),

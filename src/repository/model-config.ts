@@ -39,11 +39,11 @@ export const BatchingSchema = Type.Object(
 
 export const SessionSchema = Type.Object(
   {
-    graphOptimizationLevel: Type.Optional(Type.Union([Type.Literal('disabled'), Type.Literal('basic'), Type.Literal('extended'), Type.Literal('all')])),
+    graphOptimizationLevel: Type.Optional(Type.Union([Type.Literal('disabled'), Type.Literal('basic'), Type.Literal('extended'), Type.Literal('all')], { description: 'ONNX Runtime graph optimizations (ORT default: all).' })),
     intraOpNumThreads: Type.Optional(Int(0, 'Threads inside one operator (0 = ONNX Runtime decides).')),
     interOpNumThreads: Type.Optional(Int(0, 'Threads across operators (0 = ONNX Runtime decides).')),
-    executionMode: Type.Optional(Type.Union([Type.Literal('sequential'), Type.Literal('parallel')])),
-    enableCpuMemArena: Type.Optional(Type.Boolean()),
+    executionMode: Type.Optional(Type.Union([Type.Literal('sequential'), Type.Literal('parallel')], { description: 'Run independent graph branches in parallel (ORT default: sequential).' })),
+    enableCpuMemArena: Type.Optional(Type.Boolean({ description: 'ONNX Runtime CPU memory arena (ORT default: on).' })),
   },
   { additionalProperties: false },
 );
@@ -75,11 +75,11 @@ export const ModelConfigSchema = Type.Composite([
   ModelDefaultsSchema,
   Type.Object({
     name: Type.Optional(Type.String({ description: 'Must equal the directory name when given.' })),
-    platform: Type.Optional(Type.Literal('onnxruntime_onnx')),
+    platform: Type.Optional(Type.Literal('onnxruntime_onnx', { description: 'The only platform: ONNX models run by ONNX Runtime.' })),
     defaultModelFilename: Type.Optional(Type.String({ minLength: 1, description: 'File inside each version directory (default model.onnx).' })),
-    inputs: Type.Optional(Type.Array(TensorOverride)),
-    outputs: Type.Optional(Type.Array(TensorOverride)),
-    parameters: Type.Optional(Type.Record(Type.String(), Type.String())),
+    inputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per input: {name, datatype?, shape?, allowNonFinite?}; checked against the model, may fix dynamic dims.' })),
+    outputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per output: {name, datatype?, shape?}; checked against the model.' })),
+    parameters: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Free-form string metadata, shown in the Triton config.' })),
   }),
 ], { additionalProperties: false });
 

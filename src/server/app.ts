@@ -10,6 +10,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { messageOf } from '../errors.js';
+import { defaultWorkerCount } from '../config/load.js';
 import type { BerthConfig } from '../config/schema.js';
 import { registerDashboardRoutes } from '../dashboard/routes.js';
 import type { Logger } from '../logging/logger.js';
@@ -49,7 +50,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
   const { logger } = deps;
   const metrics = new ServerMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   const ownPool = deps.pool === undefined;
-  const pool = deps.pool ?? new WorkerPool({ size: config.runtime.workers });
+  const pool = deps.pool ?? new WorkerPool({ size: config.runtime.workers ?? defaultWorkerCount() });
   const manager = new ModelManager({
     root: config.repository.path,
     pool,
