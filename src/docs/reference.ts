@@ -9,6 +9,7 @@ import { ConfigSchema, ENV_VARS } from '../config/schema.js';
 import { ERROR_CODES } from '../errors.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
 import { ModelConfigSchema } from '../repository/model-config.js';
+import { buildProgram } from '../cli/program.js';
 
 export const START = '<!-- generated:start (npm run docs) -->';
 export const END = '<!-- generated:end -->';
@@ -80,12 +81,25 @@ export function modelConfigTable(): string {
   return ['| Field | Type | Default | Meaning |', '| --- | --- | --- | --- |', ...rows.map((r) => `| ${[r[0], r[1], r[2], r[4]].join(' | ')} |`)].join('\n');
 }
 
+/** `berth <command> --help` for every command, as the CLI prints it. */
+export function cliReference(): string {
+  const program = buildProgram();
+  program.configureHelp({ helpWidth: 100 });
+  const parts = [`\`\`\`\n${program.helpInformation().trimEnd()}\n\`\`\``];
+  for (const c of program.commands) {
+    c.configureHelp({ helpWidth: 100 });
+    parts.push(`### berth ${c.name()}\n\n\`\`\`\n${c.helpInformation().trimEnd()}\n\`\`\``);
+  }
+  return parts.join('\n\n');
+}
+
 /** Generated sections per docs page, in order of their markers on the page. */
 export async function generatedSections(): Promise<Record<string, string[]>> {
   return {
     'docs/errors.md': [errorsTable()],
     'docs/metrics.md': [await metricsTable()],
     'docs/config.md': [configTable(), modelConfigTable()],
+    'docs/cli.md': [cliReference()],
   };
 }
 
