@@ -483,3 +483,11 @@ export function cvmInfCdf(x: number): number {
   }
   return total;
 }
+
+/** Regularized lower incomplete gamma P(a, x) = 1 − Q(a, x), accurate when small. */
+export function gammaP(a: number, x: number): number {
+  if (!(a > 0) || Number.isNaN(x)) return Number.NaN;
+  if (x <= 0) return 0;
+  if (x === Infinity) return 1;
+  return x < a + 1 ? gammaPSeries(a, x) : 1 - gammaQFraction(a, x);
+}

@@ -1,0 +1,257 @@
+/**
+ * @module bench/drift
+ * Drift benchmark in the style of Rabanser et al., "Failing Loudly" (NeurIPS 2019), on the
+ * UCI Adult data: the reference profile is built from adult.data, current samples are
+ * drawn from adult.test with and without synthetic shifts, and we report detection power
+ * per shift and sample size plus the false-positive rate on unshifted samples. Then speed:
+ * a 50-feature × 100 000-row drift check against a profile, and profiling 1 000 000 rows.
+ * Run: npx tsx bench/drift.ts   (writes bench/results/drift-<timestamp>.json)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DriftAccumulator } from '../src/drift/accumulator.js';
+import { readCsvFile } from '../src/drift/csv.js';
+import { bindHeader, MultivariateBuilder, ProfileBuilder, profileRows } from '../src/drift/profile.js';
+import { prepareReference } from '../src/drift/reference.js';
+import type { Schema } from '../src/drift/schema.js';
+
+const DATA = 'examples/data/adult';
+const COLUMNS = ['age', 'workclass', 'fnlwgt', 'education', 'education-num', 'marital-status', 'occupation', 'relationship', 'race', 'sex', 'capital-gain', 'capital-loss', 'hours-per-week', 'native-country', 'income'];
+const NUMERIC = ['age', 'fnlwgt', 'education-num', 'capital-gain', 'capital-loss', 'hours-per-week'];
+const SIZES = [10, 20, 50, 100, 200, 500, 1000, 10000];
+const REPEATS = 25;
+const NULL_REPEATS = 100;
+
+// Unlabelled production data: the true label is not given to the detector.
+const schema: Schema = {
+  columns: COLUMNS.map((name) => ({ name, type: NUMERIC.includes(name) ? 'numeric' : 'categorical', role: name === 'income' ? 'ignore' : 'feature' })),
+  missingTokens: ['', '?'],
+};
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+
+async function load(file: string, skipLines: number): Promise<string[][]> {
+  const out: string[][] = [];
+  for await (const rec of readCsvFile(join(DATA, file), { skipLines })) {
+    if (rec.length !== COLUMNS.length) continue; // trailing blank line
+    out.push(rec.map((v) => (v.endsWith('.') ? v.slice(0, -1) : v)));
+  }
+  return out;
+}
+
+type Row = Record<string, string | number>;
+const toRow = (rec: string[]): Row => Object.fromEntries(COLUMNS.map((c, i) => [c, rec[i]!]));
+
+interface Shift {
+  name: string;
+  /** Draws a current sample of n rows from the pool and shifts it. */
+  sample: (pool: Row[], n: number, r: () => number) => Row[];
+}
+
+function draw(pool: Row[], n: number, r: () => number, accept: (row: Row) => boolean = () => true): Row[] {
+  const out: Row[] = [];
+  for (let guard = 0; out.length < n && guard < n * 1000; guard++) {
+    const row = pool[Math.floor(r() * pool.length)]!;
+    if (accept(row)) out.push({ ...row });
+  }
+  return out;
+}
+
+function buildShifts(train: Row[], pool: Row[]): Shift[] {
+  const std: Record<string, number> = {};
+  const mean: Record<string, number> = {};
+  for (const c of NUMERIC) {
+    const xs = train.map((row) => Number(row[c]));
+    mean[c] = xs.reduce((a, b) => a + b, 0) / xs.length;
+    std[c] = Math.sqrt(xs.reduce((a, b) => a + (b - mean[c]!) ** 2, 0) / xs.length);
+  }
+  const ages = pool.map((row) => Number(row.age)).sort((a, b) => a - b);
+  const age75 = ages[Math.floor(ages.length * 0.75)]!;
+  const shifts: Shift[] = [{ name: 'none', sample: (p, n, r) => draw(p, n, r) }];
+  for (const [level, s] of [['small', 0.1], ['medium', 0.5], ['large', 1.0]] as const) {
+    for (const frac of [0.1, 0.5, 1.0]) {
+      shifts.push({
+        name: `gaussian noise ${level} (${s}σ) on ${frac * 100}% rows`,
+        sample: (p, n, r) =>
+          draw(p, n, r).map((row) => {
+            if (r() >= frac) return row;
+            for (const c of NUMERIC) row[c] = Number(row[c]) + s * std[c]! * gauss(r);
+            return row;
+          }),
+      });
+    }
+  }
+  shifts.push({
+    name: 'feature knockout (education-num imputed with mean on 50% rows)',
+    sample: (p, n, r) => draw(p, n, r).map((row) => (r() < 0.5 ? { ...row, 'education-num': mean['education-num']! } : row)),
+  });
+  shifts.push({
+    name: 'label shift (drop 70% of income ≤50K rows)',
+    sample: (p, n, r) => draw(p, n, r, (row) => row.income !== '<=50K' || r() < 0.3),
+  });
+  shifts.push({
+    name: 'category remap (occupation Prof-specialty↔Craft-repair, relationship Husband↔Wife)',
+    sample: (p, n, r) =>
+      draw(p, n, r).map((row) => {
+        const swap = (v: string | number, a: string, b: string) => (v === a ? b : v === b ? a : v);
+        return { ...row, occupation: swap(row.occupation!, 'Prof-specialty', 'Craft-repair'), relationship: swap(row.relationship!, 'Husband', 'Wife') };
+      }),
+  });
+  shifts.push({ name: `selection bias (drop rows with age > ${age75}, the 75th percentile)`, sample: (p, n, r) => draw(p, n, r, (row) => Number(row.age) <= age75) });
+  return shifts;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(0)}%`.padStart(5);
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const trainRecs = await load('adult.data.gz', 0);
+  const testRecs = await load('adult.test.gz', 1);
+  const train = trainRecs.map(toRow);
+  const pool = testRecs.map(toRow);
+  const tProfile = performance.now();
+  const profile = profileRows(train, schema);
+  const profileMs = performance.now() - tProfile;
+  const prepared = prepareReference(profile);
+  console.log(`Adult: reference ${train.length} rows (adult.data), pool ${pool.length} rows (adult.test); profile built in ${profileMs.toFixed(0)} ms, ${JSON.stringify(profile).length} bytes`);
+
+  const shifts = buildShifts(train, pool);
+  const results: { shift: string; size: number; repeats: number; detected: number; rate: number; signals: Record<string, number> }[] = [];
+  for (const [si, shift] of shifts.entries()) {
+    for (const [zi, size] of SIZES.entries()) {
+      const repeats = shift.name === 'none' ? NULL_REPEATS : REPEATS;
+      let detected = 0;
+      const signals: Record<string, number> = {};
+      for (let rep = 0; rep < repeats; rep++) {
+        const r = rng(1000003 * (si + 1) + 7919 * (zi + 1) + rep);
+        const acc = new DriftAccumulator(prepared);
+        for (const row of shift.sample(pool, size, r)) acc.add(row);
+        const report = acc.evaluate();
+        if (report.verdict.drift) detected++;
+        for (const s of report.verdict.signals) {
+          const key = s.split(':')[0]!.replace(/"[^"]*"/, '"…"').replace(/ in \d+ of \d+ features/, '');
+          signals[key] = (signals[key] ?? 0) + 1;
+        }
+      }
+      results.push({ shift: shift.name, size, repeats, detected, rate: detected / repeats, signals });
+    }
+  }
+
+  const nameW = Math.max(...shifts.map((s) => s.name.length));
+  console.log(`\nDetection rate (dataset verdict) per shift and current-sample size; ${REPEATS} seeded repeats per cell, ${NULL_REPEATS} for "none" (= false-positive rate)`);
+  console.log(`${'shift'.padEnd(nameW)} | ${SIZES.map((s) => String(s).padStart(5)).join(' ')}`);
+  console.log(`${'-'.repeat(nameW)}-+-${SIZES.map(() => '-----').join('-')}`);
+  for (const shift of shifts) {
+    const row = SIZES.map((size) => pct(results.find((r) => r.shift === shift.name && r.size === size)!.rate));
+    console.log(`${shift.name.padEnd(nameW)} | ${row.join(' ')}`);
+  }
+  const nulls = results.filter((r) => r.shift === 'none');
+  const fpr = nulls.reduce((a, r) => a + r.detected, 0) / nulls.reduce((a, r) => a + r.repeats, 0);
+  console.log(`\nFalse-positive rate on unshifted samples, all sizes: ${(fpr * 100).toFixed(1)}% (aim ≤ 5%)`);
+
+  // ---- speed: 50 numeric features × 100 000 current rows against a profile
+  const F = 50;
+  const N = 100000;
+  const r = rng(42);
+  const refCols: Record<string, Float64Array> = {};
+  const curCols: Record<string, Float64Array> = {};
+  const speedSchema: Schema = { columns: [], missingTokens: [''] };
+  for (let f = 0; f < F; f++) {
+    const name = `f${f}`;
+    speedSchema.columns.push({ name, type: 'numeric', role: 'feature' });
+    refCols[name] = Float64Array.from({ length: N }, () => gauss(r) * (f + 1));
+    curCols[name] = Float64Array.from({ length: N }, () => gauss(r) * (f + 1) + (f === 0 ? 0.5 : 0));
+  }
+  const sb = new ProfileBuilder(speedSchema);
+  for (let i = 0; i < N; i++) {
+    sb.rows++;
+    for (let f = 0; f < F; f++) sb.columns[f]!.add(refCols[`f${f}`]![i]!);
+  }
+  const enc = sb.multivariateEncoding()!;
+  const mb = new MultivariateBuilder(speedSchema, enc);
+  for (let i = 0; i < N; i++) mb.addCells((f) => refCols[`f${f}`]![i]);
+  const speedProfile = sb.toProfile(mb.toJSON());
+  const timeCheck = (multivariate: boolean): { ms: number; drift: boolean } => {
+    const best: number[] = [];
+    let drift = false;
+    for (let rep = 0; rep < 3; rep++) {
+      const t = performance.now();
+      const acc = new DriftAccumulator(speedProfile, { multivariate: { enabled: multivariate } });
+      acc.addColumns(curCols);
+      drift = acc.evaluate().verdict.drift;
+      best.push(performance.now() - t);
+    }
+    return { ms: Math.min(...best), drift };
+  };
+  const checkUni = timeCheck(false);
+  const checkAll = timeCheck(true);
+  console.log(`\nSpeed: drift check, ${F} numeric features × ${N} current rows vs a profile (in-memory columns, includes preparing the profile):`);
+  console.log(`  univariate tests only: ${checkUni.ms.toFixed(0)} ms (aim ≤ 500 ms); with the PCA detector: ${checkAll.ms.toFixed(0)} ms; drift found: ${checkAll.drift}`);
+
+  // ---- speed: profiling 1 000 000 rows (Adult rows resampled; both passes; CSV parsing timed separately)
+  const M = 1_000_000;
+  const pr = rng(7);
+  const positions = bindHeader(schema, COLUMNS, 'bench');
+  const idx = Int32Array.from({ length: M }, () => Math.floor(pr() * trainRecs.length));
+  const tp = performance.now();
+  const pb = new ProfileBuilder(schema);
+  for (let i = 0; i < M; i++) pb.addRecord(trainRecs[idx[i]!]!, positions);
+  const pass1 = performance.now() - tp;
+  const menc = pb.multivariateEncoding()!;
+  const pm = new MultivariateBuilder(schema, menc);
+  for (let i = 0; i < M; i++) pm.addRecord(trainRecs[idx[i]!]!, positions);
+  const big = pb.toProfile(pm.toJSON());
+  const profileTotal = performance.now() - tp;
+  const tc = performance.now();
+  let parsed = 0;
+  for await (const rec of readCsvFile(join(DATA, 'adult.data.gz'))) parsed += rec.length > 1 ? 1 : 0;
+  const csvMs = performance.now() - tc;
+  const csvPerMillion = (csvMs / parsed) * M;
+  console.log(`\nSpeed: profiling ${M} rows × ${COLUMNS.length} columns (records in memory): ${profileTotal.toFixed(0)} ms (pass 1 sketches ${pass1.toFixed(0)} ms, pass 2 PCA moments ${(profileTotal - pass1).toFixed(0)} ms); profile ${JSON.stringify(big).length} bytes`);
+  console.log(`  CSV reading (gunzip + parse): ${parsed} rows in ${csvMs.toFixed(0)} ms → ≈ ${(csvPerMillion / 1000).toFixed(1)} s per 1M rows per pass`);
+
+  const total = performance.now() - t0;
+  console.log(`\nTotal benchmark time ${(total / 1000).toFixed(1)} s`);
+  mkdirSync('bench/results', { recursive: true });
+  const file = join('bench/results', `drift-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        benchmark: 'drift (Failing Loudly style, UCI Adult)',
+        node: process.version,
+        sizes: SIZES,
+        repeats: REPEATS,
+        nullRepeats: NULL_REPEATS,
+        falsePositiveRate: fpr,
+        results,
+        speed: {
+          checkUnivariateMs: checkUni.ms,
+          checkWithPcaMs: checkAll.ms,
+          checkShape: { features: F, rows: N },
+          profileMillionRowsMs: profileTotal,
+          profilePass1Ms: pass1,
+          csvParseMsPerMillionRows: csvPerMillion,
+        },
+        totalMs: total,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log(`wrote ${file}`);
+}
+
+await main();
