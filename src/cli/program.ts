@@ -5,6 +5,8 @@
  */
 import { Command } from 'commander';
 import { registerServeCommand } from './serve.js';
+import { registerQuantizeCommand } from './quantize.js';
+import { registerDriftCommands } from './drift.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
@@ -12,5 +14,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   registerServeCommand(program);
+  registerQuantizeCommand(program);
+  registerDriftCommands(program);
   return program;
 }

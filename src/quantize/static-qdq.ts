@@ -18,9 +18,9 @@
  */
 import { BerthError } from '../errors.js';
 import { makeNode } from '../onnx/build.js';
-import { attrFloat, attrInt, consumerMap, initializerMap, NameAllocator, nodeLabel, producerMap, replaceInput, setAttribute, makeAttribute, topologicalSort } from '../onnx/graph.js';
+import { attrFloat, attrInt, consumerMap, initializerMap, NameAllocator, producerMap, replaceInput, setAttribute, makeAttribute, topologicalSort } from '../onnx/graph.js';
 import { inferElemTypes } from '../onnx/infer-types.js';
-import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
+import { DataType, type ModelProto, type NodeProto } from '../onnx/types.js';
 import type { TensorRange } from './calibrate.js';
 import { addInitializer, ensureNodeNames, floatInitializer, opsetVersion, removeUnusedInitializers, type NodeDecision } from './common.js';
 import { computeScaleZeroPoint, quantizeBias, quantizeTensor, quantRange, type QuantParams, type QuantType } from './params.js';
@@ -76,11 +76,14 @@ export function planStatic(model: ModelProto, options: StaticOptions): StaticPla
     plan.activations.add(name);
     if (!plan.shared.has(name)) calibrated.add(name);
   };
-  const decide = (node: NodeProto, quantized: boolean, reason: string): void => {
-    plan.decisions.push({ node: node.name ?? '', opType: node.opType ?? '', quantized, reason });
-  };
   const allowed = (op: string): boolean => options.opTypes === undefined || options.opTypes.has(op);
 
+  // Pass 1: compute ops (and the Relus they fold); pass 2, in graph order: pass-through ops
+  // whose input pass 1 (or an earlier pass-through) quantized.
+  const decided = new Map<NodeProto, NodeDecision>();
+  const decide = (node: NodeProto, quantized: boolean, reason: string): void => {
+    decided.set(node, { node: node.name ?? '', opType: node.opType ?? '', quantized, reason });
+  };
   for (const node of graph.node ?? []) {
     const op = node.opType ?? '';
     const inputs = node.input ?? [];
@@ -89,8 +92,8 @@ export function planStatic(model: ModelProto, options: StaticOptions): StaticPla
     if (options.exclude.has(node.name ?? '')) { decide(node, false, 'excluded (--exclude or accuracy guard)'); continue; }
     if (!STATIC_SUPPORTED_OPS.has(op)) { decide(node, false, `${op} is not quantized in static mode`); continue; }
     if (!allowed(op)) { decide(node, false, `${op} not in --op-types`); continue; }
-
-    if (STATIC_COMPUTE_OPS.has(op)) {
+    if (!STATIC_COMPUTE_OPS.has(op)) continue;
+    {
       const [a, b, c] = inputs;
       if (!isFloatActivation(a)) { decide(node, false, 'first input is not a float activation'); continue; }
       const weight = floatInitializer(inits, b);
@@ -130,16 +133,21 @@ export function planStatic(model: ModelProto, options: StaticOptions): StaticPla
       decide(node, true, weight === undefined ? 'both inputs are activations (QLinearMatMul)' : `int8 weights${options.perChannel ? ' per channel' : ''}${bias ? ', int32 bias' : ''}`);
       continue;
     }
+  }
+  for (const node of graph.node ?? []) {
+    if (decided.has(node)) continue;
+    const op = node.opType ?? '';
     if (op === 'Relu') { decide(node, false, 'Relu is folded only right after a quantized Conv/MatMul/Gemm'); continue; }
-    // Pass-through ops keep the input's quantization.
-    const [x] = inputs;
+    const [x] = node.input ?? [];
     const outs = (node.output ?? []).filter((o) => o !== '');
     if (x === undefined || !plan.activations.has(x) || outs.length !== 1) { decide(node, false, 'input is not quantized'); continue; }
     const source = plan.shared.get(x) ?? x;
     plan.shared.set(outs[0]!, source);
+    calibrated.delete(outs[0]!);
     plan.activations.add(outs[0]!);
     decide(node, true, 'runs on uint8 data with its input\'s scale');
   }
+  plan.decisions = (graph.node ?? []).map((n) => decided.get(n)!);
   plan.calibrate = [...calibrated];
   return plan;
 }
@@ -251,12 +259,4 @@ export function applyStatic(model: ModelProto, plan: StaticPlan, ranges: Readonl
   graph.node!.push(...newNodes);
   removeUnusedInitializers(graph);
   topologicalSort(graph);
-  for (const n of graph.node ?? []) if (n.opType === 'QuantizeLinear' && !(n.input?.[0])) throw new BerthError('BERTH_ERR_ONNX_UNSUPPORTED', `bad QuantizeLinear ${nodeLabel(n)}`);
 }
-
-/** Tensors a static plan needs ranges for. */
-export function staticCalibrationTensors(plan: StaticPlan): string[] {
-  return plan.calibrate;
-}
-
-export type { TensorProto, GraphProto };

@@ -1,0 +1,109 @@
+/**
+ * @module quantize/evaluate
+ * Measures a model the way the quantize report shows it: outputs over a whole dataset,
+ * predicted classes, accuracy against labels (or agreement with the FP32 model when there
+ * are none), and latency as the median of repeated runs at a fixed batch size.
+ */
+import { performance } from 'node:perf_hooks';
+import { BerthError, messageOf } from '../errors.js';
+import { batchFeeds, type Dataset } from './data.js';
+import type { Feeds, HostTensor, ModelRunner } from './runner.js';
+
+/** Runs every sample through the model; outputs are concatenated along the sample axis. */
+export async function runDataset(runner: ModelRunner, ds: Dataset, batchSize = 256, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+  const parts: Record<string, HostTensor[]> = {};
+  for (let start = 0; start < ds.count; start += batchSize) {
+    let out: Record<string, HostTensor>;
+    try {
+      out = await runner.run(batchFeeds(ds, start, Math.min(ds.count, start + batchSize)), outputNames);
+    } catch (err) {
+      throw new BerthError('BERTH_ERR_QUANTIZE_VERIFY', `running samples ${start}… failed: ${messageOf(err)}`, { cause: err });
+    }
+    for (const [name, t] of Object.entries(out)) (parts[name] ??= []).push(t);
+  }
+  const result: Record<string, HostTensor> = {};
+  for (const [name, list] of Object.entries(parts)) {
+    const first = list[0]!;
+    const total = list.reduce((a, t) => a + t.data.length, 0);
+    const Ctor = first.data.constructor as new (n: number) => HostTensor['data'];
+    const data = new Ctor(total);
+    let off = 0;
+    for (const t of list) { (data as Float32Array).set(t.data as Float32Array, off); off += t.data.length; }
+    result[name] = { type: first.type, data, dims: [list.reduce((a, t) => a + (t.dims[0] ?? 0), 0), ...first.dims.slice(1)] };
+  }
+  return result;
+}
+
+/** Class per sample: argmax over [n, C≥2]; the value itself for [n] / [n, 1] (int labels, or a score > 0.5 for float). */
+export function predictedClasses(t: HostTensor): Float64Array {
+  const n = t.dims[0] ?? 0;
+  const per = n === 0 ? 0 : t.data.length / n;
+  const out = new Float64Array(n);
+  const at = (i: number): number => Number((t.data as ArrayLike<number | bigint>)[i]!);
+  const isFloat = t.type === 'float32' || t.type === 'float64' || t.type === 'float16';
+  for (let i = 0; i < n; i++) {
+    if (per >= 2) {
+      let best = 0, bestV = -Infinity;
+      for (let c = 0; c < per; c++) { const v = at(i * per + c); if (v > bestV) { bestV = v; best = c; } }
+      out[i] = best;
+    } else {
+      const v = at(i);
+      out[i] = isFloat ? (v > 0.5 ? 1 : 0) : v;
+    }
+  }
+  return out;
+}
+
+/** Which output to score: the preferred one, else the first float output with ≥ 2 columns, else the first output. */
+export function chooseOutput(outputs: Record<string, HostTensor>, preferred?: string): string {
+  if (preferred !== undefined) {
+    if (outputs[preferred] === undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', `the model has no output '${preferred}' (outputs: ${Object.keys(outputs).join(', ')})`);
+    return preferred;
+  }
+  for (const [name, t] of Object.entries(outputs)) {
+    if ((t.type === 'float32' || t.type === 'float64') && t.dims.length === 2 && t.dims[1]! >= 2) return name;
+  }
+  const first = Object.keys(outputs)[0];
+  if (first === undefined) throw new BerthError('BERTH_ERR_QUANTIZE_VERIFY', 'the model produced no outputs');
+  return first;
+}
+
+export function percentEqual(a: Float64Array, b: Float64Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return a.length === 0 ? 100 : (100 * same) / a.length;
+}
+
+export function maxAbsDiff(a: HostTensor, b: HostTensor): number {
+  let m = 0;
+  const n = Math.min(a.data.length, b.data.length);
+  for (let i = 0; i < n; i++) {
+    const d = Math.abs(Number((a.data as ArrayLike<number | bigint>)[i]!) - Number((b.data as ArrayLike<number | bigint>)[i]!));
+    if (d > m || Number.isNaN(d)) m = d;
+  }
+  return m;
+}
+
+export interface LatencyResult {
+  batch: number;
+  medianMs: number;
+  p90Ms: number;
+  runs: number;
+}
+
+/** Median of repeated runs after a warm-up; at least `minRuns` runs and `minTimeMs` of timing. */
+export async function measureLatency(runner: ModelRunner, feeds: Feeds, options: { minRuns?: number; minTimeMs?: number; maxRuns?: number; warmup?: number } = {}): Promise<LatencyResult> {
+  const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
+  for (let i = 0; i < (options.warmup ?? 5); i++) await runner.run(feeds);
+  const times: number[] = [];
+  const started = performance.now();
+  const minRuns = options.minRuns ?? 30, minTime = options.minTimeMs ?? 400, maxRuns = options.maxRuns ?? 5000;
+  while (times.length < maxRuns && (times.length < minRuns || performance.now() - started < minTime)) {
+    const t0 = performance.now();
+    await runner.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const q = (p: number): number => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+  return { batch, medianMs: times.length % 2 === 1 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2, p90Ms: q(0.9), runs: times.length };
+}
