@@ -56,6 +56,7 @@ interface Pending {
 }
 
 const monotonic: SchedulerClock = { now: () => performance.now() };
+const MAX_TIMER_MS = 0x7fffffff;
 
 export class BatchScheduler {
   readonly options: Readonly<BatchingOptions>;
@@ -108,7 +109,9 @@ export class BatchScheduler {
         request, key: shapeKey(request.inputs), enqueuedNs: process.hrtime.bigint(), enqueuedMs: this.#clock.now(), resolve, reject, deadlineTimer: undefined,
       };
       if (request.deadlineMs !== undefined) {
-        const wait = Math.max(0, request.deadlineMs - this.#clock.now());
+        // setTimeout turns anything above 2^31 - 1 ms (~24.8 days) into 1 ms: clamp, so a huge
+        // timeout ("never") does not expire the request at once.
+        const wait = Math.min(MAX_TIMER_MS, Math.max(0, request.deadlineMs - this.#clock.now()));
         pending.deadlineTimer = setTimeout(() => this.#expire(pending), wait);
       }
       this.#queue.push(pending);

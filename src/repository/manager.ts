@@ -144,10 +144,15 @@ export class ModelManager {
     if (entry.unloadedByUser) return;
 
     if (scanned.configError !== undefined) {
-      // A bad config never takes down what is serving; new versions wait for a good one.
+      // A bad config never takes down what is serving; new versions wait for a good one. A version
+      // that is not serving (new, failed, or lost with a crashed worker) cannot load until then.
       for (const sv of scanned.versions) {
         const v = entry.versions.get(sv.version);
-        if (v === undefined || v.state === 'UNAVAILABLE') this.#setState(name, entry, sv.version, 'UNAVAILABLE', scanned.configError, `error:${sv.stamp}`);
+        if (v === undefined || v.state !== 'READY') this.#setState(name, entry, sv.version, 'UNAVAILABLE', scanned.configError, `error:${sv.stamp}`);
+      }
+      // The serving versions say why config changes are not applied (else the error is only in the log).
+      for (const v of entry.versions.values()) {
+        if (v.state === 'READY') v.reason = `serving with the previously loaded config: ${scanned.configError}`;
       }
       this.#opts.logger.error({ model: name, reason: scanned.configError }, 'model config is invalid');
       return;

@@ -10,7 +10,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf } from '../errors.js';
-import { type ModelConfig, readModelConfig } from './model-config.js';
+import { CONFIG_FILENAMES, type ModelConfig, readModelConfig } from './model-config.js';
 
 export interface ScannedVersion {
   version: number;
@@ -59,6 +59,11 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
   let config: ModelConfig = {};
   let configFile: string | undefined;
   let configError: string | undefined;
+  // Stamped before reading: a file rewritten while (or just after) it is read then shows a newer
+  // stamp on the next scan and is read again. Stamping after the read could pair a half-written
+  // file's content with the finished file's stamp, and the finished file would never be read.
+  const stampsBefore = new Map<string, string | undefined>();
+  for (const n of CONFIG_FILENAMES) stampsBefore.set(join(dir, n), await stampOf(join(dir, n)));
   try {
     const found = await readModelConfig(dir, name);
     if (found !== undefined) {
@@ -68,7 +73,7 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
   } catch (err) {
     configError = messageOf(err);
   }
-  const configStamp = configFile === undefined ? 'none' : ((await stampOf(configFile)) ?? 'none');
+  const configStamp = configFile === undefined ? 'none' : (stampsBefore.get(configFile) ?? 'none');
   const filename = config.defaultModelFilename ?? 'model.onnx';
   const versions: ScannedVersion[] = [];
   for (const e of entries) {

@@ -90,7 +90,10 @@ export class WorkerPool extends EventEmitter {
     });
     const onDeath = (reason: string): void => {
       if (this.#slots[index] !== slot) return; // already replaced
-      const err = new BerthError('BERTH_ERR_INFERENCE_FAILED', `inference worker ${index} stopped: ${reason}`);
+      // Retryable like the queued requests the manager fails when it reloads the lost sessions.
+      const err = new BerthError('BERTH_ERR_MODEL_NOT_READY', `inference worker ${index} stopped (${reason}); its models are being reloaded, retry`, {
+        headers: { 'Retry-After': '1' },
+      });
       for (const p of slot.pending.values()) p.reject(err);
       slot.pending.clear();
       const lost = [...slot.sessions];

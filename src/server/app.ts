@@ -19,7 +19,7 @@ import { registerV2Routes } from '../protocols/v2/routes.js';
 import { ModelManager } from '../repository/manager.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
 import { BUILTIN_DEFAULTS } from '../repository/model-config.js';
-import { errorHandler } from './http-errors.js';
+import { clientErrorHandler, errorHandler } from './http-errors.js';
 
 export const SERVER_NAME = 'berth';
 export const SERVER_VERSION = '0.1.0';
@@ -61,6 +61,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     pollIntervalMs: config.repository.pollIntervalMs,
   });
 
+  const onError = errorHandler(logger);
   const http: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Berth logs one line per request itself (debug level, onResponse hook below).
@@ -71,14 +72,18 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       let n = 0;
       return () => `r${(++n).toString(36)}`;
     })(),
-    routerOptions: { ignoreTrailingSlash: true },
+    // Model names may be 128 characters long (repository/scan); fastify's default is 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    // Router-level errors (bad URL encoding, over-long parameter) get the protocol's error body too.
+    frameworkErrors: (err, req, reply) => onError(err, req, reply),
+    clientErrorHandler,
   });
 
   // Bodies arrive as raw Buffers whatever their type; each route interprets its own.
   http.removeAllContentTypeParsers();
   http.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  http.setErrorHandler(errorHandler(logger));
+  http.setErrorHandler(onError);
   http.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/json').send(JSON.stringify({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'BERTH_ERR_NOT_FOUND' }));
   });

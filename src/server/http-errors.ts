@@ -4,7 +4,8 @@
  * `{"error": "...", "code": "BERTH_ERR_..."}` with the right status and headers. Fastify's
  * own errors (body too large, bad content length, ...) are mapped to Berth codes.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 
@@ -37,4 +38,22 @@ export function errorHandler(logger: Logger) {
     }
     reply.code(e.status).headers(e.headers).type('application/json').send(JSON.stringify({ error: e.message, code: e.code }));
   };
+}
+
+/**
+ * Errors below the router (unparseable request line or headers, bad Content-Length, header
+ * overflow, request timeout): Node hands over the socket, so the answer is written raw, in
+ * the same `{"error", "code"}` body as every other error, and the connection is closed.
+ */
+export function clientErrorHandler(err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are larger than the server accepts']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request was not received in time']
+        : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error: message, code: 'BERTH_ERR_BAD_REQUEST' });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { BerthConfig } from '../../src/config/schema.js';
 import { silentLogger, type Logger } from '../../src/logging/logger.js';
 import { buildApp, type BerthApp } from '../../src/server/app.js';
+import { WorkerPool } from '../../src/runtime/worker-pool.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(ROOT, 'test/fixtures/models');
@@ -63,6 +64,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Wait for the first repository load (default true). */
   waitForModels?: boolean;
+  /** Run the session workers from this script instead of the real one (e.g. one that can be made to crash). */
+  workerUrl?: URL;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
@@ -75,7 +78,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   };
   const flags = mergeDeep(base, options.config ?? {});
   const config: Readonly<BerthConfig> = loadConfig({ env: {}, flags });
-  const app = buildApp(config, { logger: options.logger ?? silentLogger(), defaultMetrics: false });
+  const pool = options.workerUrl === undefined ? undefined : new WorkerPool({ size: config.runtime.workers ?? 2, workerUrl: options.workerUrl });
+  const app = buildApp(config, { logger: options.logger ?? silentLogger(), defaultMetrics: false, ...(pool === undefined ? {} : { pool }) });
   const url = await app.listen();
   if (options.waitForModels !== false) await app.modelsLoaded;
   return {
@@ -84,6 +88,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     repo,
     async close() {
       await app.close();
+      await pool?.close();
       if (options.repo === undefined) rmSync(repo, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { EXAMPLES, ROOT, makeRepository, postJson, startServer } from '../helpers/server.js';
+import { EXAMPLES, ROOT, getJson, makeRepository, postJson, startServer } from '../helpers/server.js';
 
 const MAIN = join(ROOT, 'src/cli/main.ts');
 
@@ -24,8 +24,8 @@ test('a model quantized with berth quantize --into-repository is served as the n
 
   const s = await startServer({ repo, config: { models: { versionPolicy: { all: {} } } } });
   t.after(() => s.close());
-  const fp32 = await (await fetch(`${s.url}/v2/models/income/versions/1`)).json();
-  const int8 = await (await fetch(`${s.url}/v2/models/income/versions/2`)).json();
+  const fp32 = (await getJson(`${s.url}/v2/models/income/versions/1`)).json;
+  const int8 = (await getJson(`${s.url}/v2/models/income/versions/2`)).json;
   assert.deepEqual(int8.inputs, fp32.inputs);
   assert.deepEqual(int8.outputs, fp32.outputs);
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { BerthError } from '../../errors.js';
 import type { InferenceRequest, ModelSignature, Tensor, TensorSpec } from '../../inference/types.js';
 import { checkElementCount, checkFinite, checkInputHeader, checkRequestInputs, checkRequestedOutputs } from '../../inference/validate.js';
+import { formatShape } from '../../inference/signature.js';
 import { allocate, datatypeInfo, elementCount, isV2Datatype, toHalfBits, V2_DATATYPES, type TensorData, type V2Datatype } from '../../runtime/datatypes.js';
 
 /** How each requested output is to be returned. */
@@ -16,6 +17,8 @@ export interface OutputRequest {
   binary: boolean;
   /** Triton classification extension: return the top-k classes as "score:index" strings. */
   classification?: number;
+  /** The output has a batch dimension: classification is per row even when a row is a scalar. */
+  batched?: boolean;
 }
 
 export interface DecodedInfer {
@@ -53,7 +56,7 @@ function readShape(v: unknown, where: string): number[] {
   const shape: number[] = [];
   for (let i = 0; i < v.length; i++) {
     const d = v[i];
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad(`${where}.shape[${i}]: expected a non-negative integer, got ${JSON.stringify(d)}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad(`${where}.shape[${i}]: expected a non-negative integer, got ${describeValue(d)}`);
     shape.push(d);
   }
   return shape;
@@ -72,7 +75,13 @@ function readParameters(v: unknown, where: string): Record<string, unknown> {
 }
 
 function describeValue(v: unknown): string {
-  const s = JSON.stringify(v);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    // Deeply nested JSON parses fine but overflows the stack when stringified again.
+    return typeName(v);
+  }
   return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }
 
@@ -274,6 +283,12 @@ export function decodeInferRequest(o: DecodeOptions): DecodedInfer {
       binaryOffset += size;
     } else {
       if (inp.data === undefined) throw bad(`input '${name}'.data: missing (or give parameters.binary_data_size with binary data)`);
+      // Every JSON element takes at least one byte, so a shape needing more elements than the
+      // JSON has bytes cannot match its data; refusing it before allocating keeps a tiny request
+      // from claiming gigabytes (or failing the typed array allocation with a 500).
+      if (count > jsonEnd) {
+        throw new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': shape ${formatShape(shape)} needs ${count} elements, more than the ${jsonEnd}-byte JSON request can hold`);
+      }
       data = decodeJsonData(name, datatype, inp.data, count);
     }
     const t: Tensor = { name, datatype, shape, data };
@@ -288,11 +303,13 @@ export function decodeInferRequest(o: DecodeOptions): DecodedInfer {
   const { inputs, batchSize } = checkRequestInputs(signature, tensors);
   const requested = readOutputs(header.outputs, binaryOut === true);
   const names = checkRequestedOutputs(signature, requested?.map((r) => r.name));
-  const outputs: OutputRequest[] = requested ?? names.map((name) => ({ name, binary: binaryOut === true }));
+  // An empty `outputs` list means every output, like an absent one (checkRequestedOutputs agrees).
+  const outputs: OutputRequest[] = requested !== undefined && requested.length > 0 ? requested : names.map((name) => ({ name, binary: binaryOut === true }));
   for (const r of outputs) {
     if (r.classification !== undefined) {
       const spec = signature.outputs.find((s) => s.name === r.name)!;
       if (spec.datatype === 'BYTES' || spec.datatype === 'BOOL') throw new BerthError('BERTH_ERR_INVALID_OUTPUT_REQUEST', `output '${r.name}': classification needs a numeric output, it is ${spec.datatype}`);
+      if (signature.maxBatchSize > 0) r.batched = true;
     }
   }
   const request: InferenceRequest = { id, inputs, outputs: names, batchSize, parameters };

@@ -68,9 +68,14 @@ export function dataBinary(t: Tensor): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Triton classification extension: top-k "score:index" strings per row. */
-export function classify(t: Tensor, k: number): Tensor {
-  const rows = t.shape.length > 1 ? t.shape[0]! : 1;
+/**
+ * Triton classification extension: top-k "score:index" strings per row. `batched` says the
+ * first dimension is the batch, so an output of shape [batch] (a scalar per row) gives
+ * [batch, k], not the top-k across the rows.
+ */
+export function classify(t: Tensor, k: number, batched = false): Tensor {
+  const perRow = batched || t.shape.length > 1;
+  const rows = perRow ? t.shape[0]! : 1;
   const width = rows === 0 ? 0 : t.data.length / rows;
   const kk = Math.min(k, width);
   const out: string[] = [];
@@ -83,7 +88,7 @@ export function classify(t: Tensor, k: number): Tensor {
     const idx = Array.from({ length: width }, (_, j) => j).sort((a, b) => values[b]! - values[a]! || a - b);
     for (let j = 0; j < kk; j++) out.push(`${values[idx[j]!]}:${idx[j]}`);
   }
-  return { name: t.name, datatype: 'BYTES', shape: t.shape.length > 1 ? [rows, kk] : [kk], data: out };
+  return { name: t.name, datatype: 'BYTES', shape: perRow ? [rows, kk] : [kk], data: out };
 }
 
 export function encodeInferResponse(
@@ -98,7 +103,7 @@ export function encodeInferResponse(
   const outs: string[] = [];
   for (const r of requests) {
     let t = result.outputs.find((o) => o.name === r.name)!;
-    if (r.classification !== undefined) t = classify(t, r.classification);
+    if (r.classification !== undefined) t = classify(t, r.classification, r.batched === true);
     const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}]`;
     if (r.binary) {
       const bin = dataBinary(t);
