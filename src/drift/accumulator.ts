@@ -36,11 +36,16 @@ export class DriftAccumulator {
     this.missing = new Set(this.reference.profile.missingTokens);
     this.names = this.reference.columns.map((c) => c.profile.name);
     this.windows = this.freshWindows();
-    this.mv = this.reference.pca !== null && this.options.multivariate.enabled ? new MultivariateWindow() : null;
-    this.numScratch = new Float64Array(this.names.length);
+    this.mv = this.freshMultivariate();
+    // Ignored columns have no window and keep NaN here: the PCA sees them as missing.
+    this.numScratch = new Float64Array(this.names.length).fill(Number.NaN);
     this.catScratch = this.names.map(() => null);
     this.mvNum = new Float64Array(this.reference.pca?.numericColumns.length ?? 0);
     this.mvCat = (this.reference.pca?.categoricalColumns ?? []).map(() => null);
+  }
+
+  private freshMultivariate(): MultivariateWindow | null {
+    return this.reference.pca !== null && this.options.multivariate.enabled ? new MultivariateWindow(this.reference.pca.scorer) : null;
   }
 
   private freshWindows(): (ColumnWindow | null)[] {
@@ -106,14 +111,14 @@ export class DriftAccumulator {
     for (let j = 0; j < nc.length; j++) this.mvNum[j] = nc[j]! >= 0 ? this.numScratch[nc[j]!]! : Number.NaN;
     const cc = pca.categoricalColumns;
     for (let j = 0; j < cc.length; j++) this.mvCat[j] = cc[j]! >= 0 ? this.catScratch[cc[j]!]! : null;
-    const active = pca.encoder.encode(this.mvNum, this.mvCat);
-    this.mv!.errors.add(pca.error.error(pca.encoder.idx, pca.encoder.val, active));
+    this.mv!.addRow(this.mvNum, this.mvCat);
   }
 
   /**
-   * Bulk path: columns by name, all the same length. Numeric columns as number arrays
-   * (NaN = missing), categorical as arrays of strings/null. Equivalent to adding the rows
-   * one by one, only faster.
+   * Bulk path: columns by name, all the same length. Numeric columns as typed arrays (the
+   * fast path; NaN = missing) or plain arrays of cells, categorical as arrays of
+   * strings/null. Equivalent to adding the rows one by one (the same report), only faster:
+   * the PCA detector scores the rows in blocks.
    */
   addColumns(columns: Readonly<Record<string, ArrayLike<number> | readonly (string | null | undefined)[]>>): void {
     let length = -1;
@@ -126,10 +131,6 @@ export class DriftAccumulator {
       return a;
     });
     if (length < 0) return;
-    if (this.mv !== null) {
-      for (let r = 0; r < length; r++) this.addCells((i) => arrays[i]?.[r]);
-      return;
-    }
     this.rowCount += length;
     this.windows.forEach((w, i) => {
       const a = arrays[i];
@@ -137,9 +138,14 @@ export class DriftAccumulator {
       if (a === undefined) {
         w.rows += length;
         w.missing += length;
-      } else if (w instanceof NumericWindow && typeof a[0] === 'number') w.addColumn(a as ArrayLike<number>);
+      } else if (w instanceof NumericWindow && ArrayBuffer.isView(a)) w.addColumn(a as ArrayLike<number>);
       else for (let r = 0; r < length; r++) w.add(a[r], this.missing);
     });
+    if (this.mv !== null) {
+      const pca = this.reference.pca!;
+      const input = (i: number) => (i >= 0 && this.windows[i] !== null ? arrays[i] : undefined);
+      this.mv.addColumns(pca.numericColumns.map(input), pca.categoricalColumns.map(input), length, this.missing);
+    }
   }
 
   /** Folds another accumulator over the same reference into this one. */
@@ -151,7 +157,7 @@ export class DriftAccumulator {
       if (w instanceof NumericWindow && o instanceof NumericWindow) w.merge(o);
       else if (w instanceof CategoricalWindow && o instanceof CategoricalWindow) w.merge(o);
     });
-    if (this.mv !== null && other.mv !== null) this.mv.errors.merge(other.mv.errors);
+    if (this.mv !== null && other.mv !== null) this.mv.merge(other.mv);
     return this;
   }
 
@@ -159,7 +165,7 @@ export class DriftAccumulator {
   reset(): void {
     this.rowCount = 0;
     this.windows = this.freshWindows();
-    this.mv = this.reference.pca !== null && this.options.multivariate.enabled ? new MultivariateWindow() : null;
+    this.mv = this.freshMultivariate();
   }
 
   /** Tests the window so far against the reference. */

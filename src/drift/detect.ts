@@ -282,7 +282,7 @@ function categoricalColumn(ref: CategoricalReference, win: CategoricalWindow, op
   }
   pushBar(ref.other, unseenRows);
   const reference: SideSummary = { rows: col.rows, missing: col.missing, invalid: col.invalid, missingRate: col.rows > 0 ? (col.missing + col.invalid) / col.rows : 0, distinct: K };
-  const current: SideSummary = { rows: win.rows, missing: win.missing, invalid: 0, missingRate: win.rows > 0 ? win.missing / win.rows : 0, distinct: [...win.counts].filter((v) => v > 0).length + win.unseen.counts.size };
+  const current: SideSummary = { rows: win.rows, missing: win.missing, invalid: 0, missingRate: win.rows > 0 ? win.missing / win.rows : 0, distinct: [...win.counts].filter((v) => v > 0).length + win.unseen.distinct };
   const drift: ColumnDrift = {
     name: col.name,
     type: 'categorical',

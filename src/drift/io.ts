@@ -1,16 +1,16 @@
 /**
  * @module drift/io
  * File-level entry points the CLI and the benchmark use: read a schema, infer one from a
- * CSV, profile a CSV (streamed twice: column sketches, then the PCA moments), load a
- * reference (profile JSON or CSV), and check a current CSV against a profile. Errors name
- * the file, and the column or field when there is one.
+ * CSV, profile a CSV (one streamed pass: column sketches, inferred types and the PCA
+ * moments together), load a reference (profile JSON or CSV), and check a current CSV
+ * against a profile. Errors name the file, and the column or field when there is one.
  */
 import { readFile } from 'node:fs/promises';
 import { BerthError, messageOf } from '../errors.js';
 import { DriftAccumulator } from './accumulator.js';
-import { readCsvFile, type CsvOptions } from './csv.js';
+import { forEachCsvFileRecord, type CsvOptions } from './csv.js';
 import type { DriftOptionsInput } from './options.js';
-import { bindHeader, MultivariateBuilder, parseProfile, ProfileBuilder, schemaOfProfile, type Profile, type ProfileOptions } from './profile.js';
+import { bindHeader, parseProfile, ProfileBuilder, schemaOfProfile, type Profile, type ProfileOptions } from './profile.js';
 import type { DriftReport } from './report.js';
 import { DEFAULT_MISSING_TOKENS, parseSchema, SchemaInferrer, type Schema } from './schema.js';
 
@@ -43,53 +43,66 @@ export async function readProfileFile(path: string): Promise<Profile> {
   return parseProfile(await readJson(path, 'profile'), path);
 }
 
-/** Iterates a CSV's header and records, checking record widths. */
-async function* records(path: string, options: CsvSourceOptions): AsyncGenerator<{ header: string[]; fields: string[]; line: number }> {
+/**
+ * Reads a CSV's header and then calls onRecord for each record (widths checked against the
+ * header). `fields` is reused between calls; `header` is stable.
+ */
+async function forEachRecord(path: string, options: CsvSourceOptions, onRecord: (fields: readonly string[], header: readonly string[]) => void): Promise<void> {
   let header: string[] | null = options.columns ?? null;
   let line = 0;
-  for await (const raw of readCsvFile(path, options)) {
+  await forEachCsvFileRecord(path, options, (raw) => {
     line++;
     const fields = options.mapRecord ? options.mapRecord(raw) : raw;
     if (header === null) {
-      header = fields;
+      header = fields.slice();
       if (header.length === 0 || header.every((h) => h === '')) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${path}: the header row is empty`);
-      continue;
+      return;
     }
     if (fields.length !== header.length) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${path}: record ${line} (the header is record 1) has ${fields.length} fields, the header has ${header.length}`);
-    yield { header, fields, line };
-  }
+    onRecord(fields, header);
+  });
   if (header === null) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${path}: the file is empty (no header row)`);
 }
 
 export async function inferSchemaFromCsv(path: string, options: CsvSourceOptions = {}, missingTokens: readonly string[] = DEFAULT_MISSING_TOKENS): Promise<Schema> {
   let inferrer: SchemaInferrer | null = null;
-  for await (const r of records(path, options)) {
-    inferrer ??= new SchemaInferrer(r.header, missingTokens);
-    inferrer.add(r.fields);
-  }
+  await forEachRecord(path, options, (fields, header) => {
+    inferrer ??= new SchemaInferrer(header, missingTokens);
+    inferrer.add(fields);
+  });
   if (inferrer === null) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${path}: no data rows, cannot infer a schema`);
-  return inferrer.result();
+  return (inferrer as SchemaInferrer).result(); // (TypeScript does not see the callback assign it)
 }
 
-/** Profiles a CSV (schema inferred when not given). */
+/**
+ * Profiles a CSV in one pass. Without a schema the column types are inferred in the same
+ * pass (every column a feature, numeric when every non-missing value is a number); the
+ * file is read again only when a column turns out categorical after it had numbers, or
+ * (rarely) when the PCA block needs a category the pass did not track.
+ */
 export async function profileCsvFile(path: string, schema: Schema | null, options: ProfileOptions & { csv?: CsvSourceOptions } = {}): Promise<Profile> {
-  const csv = options.csv ?? {};
-  const s = schema ?? (await inferSchemaFromCsv(path, csv));
-  const builder = new ProfileBuilder(s, options);
+  const { csv = {}, ...profileOptions } = options;
+  let builder: ProfileBuilder | null = null;
   let positions: Int32Array | null = null;
-  for await (const r of records(path, csv)) {
-    positions ??= bindHeader(s, r.header, path);
-    builder.addRecord(r.fields, positions);
+  await forEachRecord(path, csv, (fields, header) => {
+    if (builder === null) {
+      const s = schema ?? { columns: header.map((name) => ({ name, type: 'numeric' as const, role: 'feature' as const })), missingTokens: [...DEFAULT_MISSING_TOKENS] };
+      builder = new ProfileBuilder(s, { ...profileOptions, inferTypes: schema === null });
+      positions = bindHeader(s, header, path);
+    }
+    builder.addRecord(fields, positions!);
+  });
+  let b = builder as ProfileBuilder | null; // assigned in the callback
+  if (b === null) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${path}: no data rows`);
+  if (b.needsRestart) {
+    const inferred = b.schema;
+    const again = new ProfileBuilder(inferred, profileOptions);
+    await forEachRecord(path, csv, (fields) => again.addRecord(fields, positions!));
+    b = again;
   }
-  if (builder.rows === 0) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${path}: no data rows`);
-  let mv = null;
-  const enc = options.multivariate === false ? null : builder.multivariateEncoding();
-  if (enc !== null && positions !== null) {
-    const m = new MultivariateBuilder(s, enc);
-    for await (const r of records(path, csv)) m.addRecord(r.fields, positions);
-    mv = m.toJSON();
-  }
-  return builder.toProfile(mv);
+  const second = b.secondPass();
+  if (second !== null) await forEachRecord(path, csv, (fields) => second.addRecord(fields, positions!));
+  return b.toProfile(second);
 }
 
 /** Applies a user schema's thresholds (and checks types/roles) onto a loaded profile. */
@@ -126,10 +139,10 @@ export async function driftCsvFile(
   const acc = new DriftAccumulator(reference, driftOptions);
   const schema = schemaOfProfile(reference);
   let positions: Int32Array | null = null;
-  for await (const r of records(currentPath, csv)) {
-    positions ??= bindAll(schema, r.header, currentPath);
-    acc.addRecord(r.fields, positions);
-  }
+  await forEachRecord(currentPath, csv, (fields, header) => {
+    positions ??= bindAll(schema, header, currentPath);
+    acc.addRecord(fields, positions);
+  });
   if (acc.rows === 0) throw new BerthError('BERTH_ERR_DRIFT_DATA', `${currentPath}: no data rows`);
   const meta: { referenceSource?: string; currentSource?: string } = { currentSource: currentPath };
   if (referenceSource !== undefined) meta.referenceSource = referenceSource;

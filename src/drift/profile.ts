@@ -15,13 +15,15 @@ import {
   MAX_CATEGORIES_PER_COLUMN,
   MAX_DIMENSIONS,
   MomentMatrix,
+  PcaMomentCollector,
   RowEncoder,
+  type EncodedEntry,
   sameEncoding,
   type MultivariateEncoding,
   type MultivariateProfileJson,
 } from './multivariate.js';
 import { parseSchema, type ColumnSchema, type Schema } from './schema.js';
-import { categoricalCell, numericCell, INVALID, MISSING } from './values.js';
+import { categoricalCell, numericCell, INVALID, MISSING, type NumericCell } from './values.js';
 
 export const PROFILE_FORMAT = 'berth.profile/v1';
 
@@ -64,7 +66,7 @@ export interface ProfileOptions {
   exactLimit?: number;
   seed?: number;
   categoryCap?: number;
-  /** Build the PCA block (needs a second pass over the rows). Default true. */
+  /** Build the PCA block (collected in the same pass; rarely needs a second). Default true. */
   multivariate?: boolean;
 }
 
@@ -86,21 +88,28 @@ export class ColumnBuilder {
     this.categories = schema.type === 'categorical' ? new CategoryCounts(options.categoryCap ?? DEFAULT_CATEGORY_CAP) : null;
   }
 
-  add(v: unknown): void {
+  /** Counts a cell of a numeric column; returns what it counted as. */
+  addNumeric(v: unknown): NumericCell {
     this.rows++;
-    if (this.sketch !== null) {
-      const x = numericCell(v, this.missingTokens);
-      if (x === MISSING) this.missing++;
-      else if (x === INVALID) this.invalid++;
-      else {
-        this.moments.add(x);
-        this.sketch.add(x);
-      }
-    } else {
-      const c = categoricalCell(v, this.missingTokens);
-      if (c === MISSING) this.missing++;
-      else this.categories!.add(c);
+    const x = numericCell(v, this.missingTokens);
+    if (x === MISSING) this.missing++;
+    else if (x === INVALID) this.invalid++;
+    else {
+      this.moments.add(x);
+      this.sketch!.add(x);
     }
+    return x;
+  }
+
+  /** Counts a cell of a categorical column; returns its category slot (−1: missing, or in "other"). */
+  addCategory(v: unknown): number {
+    this.rows++;
+    const c = categoricalCell(v, this.missingTokens);
+    if (c === MISSING) {
+      this.missing++;
+      return -1;
+    }
+    return this.categories!.add(c);
   }
 
   toProfile(): ColumnProfile {
@@ -142,33 +151,102 @@ export function bindHeader(schema: Schema, header: readonly string[], where: str
   return out;
 }
 
-/** First pass of profiling: column sketches. */
+/**
+ * One pass of profiling: column sketches and, in the same pass, the PCA moments
+ * (PcaMomentCollector). With `inferTypes`, every column starts numeric and turns
+ * categorical at its first cell that is neither missing nor a number — in place when it
+ * had no numbers yet (the usual case: the first row shows it); otherwise
+ * `needsRestart` is set and the rows must be profiled again with `schema`.
+ */
 export class ProfileBuilder {
   readonly columns: ColumnBuilder[];
   rows = 0;
+  /** A column turned categorical after it had counted numbers: profile again with `schema`. */
+  needsRestart = false;
   private readonly missing: Set<string>;
+  private readonly isFeature: boolean[];
+  private readonly lateCategorical: boolean[];
+  private readonly pca: PcaMomentCollector | null;
 
   constructor(
-    readonly schema: Schema,
-    readonly options: ProfileOptions = {},
+    schema: Schema,
+    readonly options: ProfileOptions & { inferTypes?: boolean } = {},
   ) {
     this.missing = new Set(schema.missingTokens);
     this.columns = schema.columns.map((c) => new ColumnBuilder(c, this.missing, options));
+    this.isFeature = schema.columns.map((c) => c.role === 'feature');
+    this.lateCategorical = schema.columns.map(() => false);
+    this.pca = options.multivariate === false ? null : new PcaMomentCollector(schema.columns.length);
+    this.columns.forEach((c, i) => {
+      if (!this.isFeature[i]) return;
+      if (c.sketch !== null) this.pca?.declareNumeric(i);
+      else this.pca?.declareCategorical(i);
+    });
+  }
+
+  /** The schema as profiled (with inferred types once the pass is over). */
+  get schema(): Schema {
+    return {
+      columns: this.columns.map((c, i) => (this.lateCategorical[i] && c.sketch !== null ? { ...c.schema, type: 'categorical' } : c.schema)),
+      missingTokens: [...this.missing],
+    };
   }
 
   /** Adds a CSV record; `positions` from bindHeader. */
   addRecord(fields: readonly string[], positions: Int32Array): void {
     this.rows++;
-    for (let i = 0; i < this.columns.length; i++) {
-      const c = this.columns[i]!;
-      if (c.schema.role !== 'ignore') c.add(fields[positions[i]!]);
-    }
+    for (let i = 0; i < this.columns.length; i++) this.addCell(i, fields[positions[i]!]);
+    this.pca?.endRow();
   }
 
   /** Adds an object row keyed by column name. */
   addRow(row: Readonly<Record<string, unknown>>): void {
     this.rows++;
-    for (const c of this.columns) if (c.schema.role !== 'ignore') c.add(row[c.schema.name]);
+    for (let i = 0; i < this.columns.length; i++) this.addCell(i, row[this.columns[i]!.schema.name]);
+    this.pca?.endRow();
+  }
+
+  /** Adds rows given as columns by name, all the same length (a missing column: every cell missing). */
+  addColumns(columns: Readonly<Record<string, ArrayLike<unknown>>>): void {
+    const arrays = this.columns.map((c) => columns[c.schema.name]);
+    const length = arrays.reduce((n, a) => (a === undefined ? n : Math.max(n, a.length)), 0);
+    for (const [i, a] of arrays.entries()) {
+      if (a !== undefined && a.length !== length) throw new BerthError('BERTH_ERR_DRIFT_DATA', `addColumns: column "${this.columns[i]!.schema.name}" has ${a.length} values, others have ${length}`);
+    }
+    for (let r = 0; r < length; r++) {
+      this.rows++;
+      for (let i = 0; i < arrays.length; i++) this.addCell(i, arrays[i]?.[r]);
+      this.pca?.endRow();
+    }
+  }
+
+  private addCell(i: number, v: unknown): void {
+    const c = this.columns[i]!;
+    if (c.schema.role === 'ignore') return;
+    if (c.sketch !== null) {
+      const x = c.addNumeric(v);
+      if (x === INVALID && this.options.inferTypes === true && !this.lateCategorical[i]) {
+        // Not a number: the column is categorical. Cheap to switch while it has no numbers.
+        if (c.moments.count === 0) return this.retypeAsCategorical(i, v);
+        this.lateCategorical[i] = true;
+        this.needsRestart = true;
+      }
+      if (this.isFeature[i]) this.pca?.numeric(i, typeof x === 'number' ? x : Number.NaN);
+    } else {
+      const slot = c.addCategory(v);
+      if (this.isFeature[i]) this.pca?.category(i, slot);
+    }
+  }
+
+  /** Column i (all missing so far) turns categorical at cell v. */
+  private retypeAsCategorical(i: number, v: unknown): void {
+    const old = this.columns[i]!;
+    const c = new ColumnBuilder({ ...old.schema, type: 'categorical' }, this.missing, this.options);
+    c.rows = old.rows - 1;
+    c.missing = old.missing;
+    this.columns[i] = c;
+    if (this.isFeature[i]) this.pca?.declareCategorical(i);
+    this.addCell(i, v);
   }
 
   /** The encoding the PCA block will use, chosen from this pass's statistics. */
@@ -202,12 +280,57 @@ export class ProfileBuilder {
     return encodingDimension(out) === 0 ? null : out;
   }
 
-  toProfile(multivariate: MultivariateProfileJson | null): Profile {
+  /** The PCA block from this pass, or null when the encoding needs something it did not track. */
+  private multivariateFromPass(encoding: MultivariateEncoding): MultivariateProfileJson | null {
+    if (this.pca === null) return null;
+    const index = new Map(this.columns.map((c, i) => [c.schema.name, i]));
+    const entries: EncodedEntry[] = [];
+    for (const n of encoding.numeric) {
+      const e = this.pca.numericEntry(index.get(n.name)!, n.center, n.scale);
+      if (e === null) return null;
+      entries.push(e);
+    }
+    for (const col of encoding.categorical) {
+      const i = index.get(col.name)!;
+      for (const v of col.categories) {
+        const e = this.pca.categoryEntry(i, this.columns[i]!.categories!.slotOf(v));
+        if (e === null) return null;
+        entries.push(e);
+      }
+    }
+    const { sums, products } = this.pca.momentsOf(entries);
+    return { method: 'pca', encoding, n: this.pca.n, sums: Array.from(sums), products: Array.from(products) };
+  }
+
+  /**
+   * Null when this pass has everything for the profile. Otherwise (rare: an encoded
+   * category in a column with many distinct values was not tracked) a builder to feed
+   * every row once more, then pass to toProfile.
+   */
+  secondPass(): MultivariateBuilder | null {
+    if (this.options.multivariate === false) return null;
+    const encoding = this.multivariateEncoding();
+    if (encoding === null || this.multivariateFromPass(encoding) !== null) return null;
+    return new MultivariateBuilder(this.schema, encoding);
+  }
+
+  toProfile(secondPass: MultivariateBuilder | null = null): Profile {
+    if (this.needsRestart) throw new Error('ProfileBuilder.toProfile: a column changed type mid-pass; profile again with builder.schema');
+    let multivariate: MultivariateProfileJson | null = null;
+    if (secondPass !== null) multivariate = secondPass.toJSON();
+    else if (this.options.multivariate !== false) {
+      const encoding = this.multivariateEncoding();
+      if (encoding !== null) {
+        multivariate = this.multivariateFromPass(encoding);
+        if (multivariate === null) throw new Error('ProfileBuilder.toProfile: the PCA block needs the second pass (see secondPass())');
+      }
+    }
+    const { k = DEFAULT_K, exactLimit = DEFAULT_EXACT_LIMIT, seed = 1 } = this.options;
     return {
       format: PROFILE_FORMAT,
       rows: this.rows,
-      sketch: { kind: 'kll', k: this.options.k ?? DEFAULT_K, exactLimit: this.options.exactLimit ?? DEFAULT_EXACT_LIMIT, seed: this.options.seed ?? 1 },
-      missingTokens: [...this.schema.missingTokens],
+      sketch: { kind: 'kll', k, exactLimit, seed },
+      missingTokens: [...this.missing],
       columns: this.columns.map((c) => c.toProfile()),
       multivariate,
       notes: [],
@@ -215,7 +338,7 @@ export class ProfileBuilder {
   }
 }
 
-/** Second pass of profiling: the PCA moment matrix under a fixed encoding. */
+/** The fallback second pass: the PCA moment matrix under a fixed encoding. */
 export class MultivariateBuilder {
   readonly encoder: RowEncoder;
   readonly matrix: MomentMatrix;
@@ -263,18 +386,13 @@ export class MultivariateBuilder {
   }
 }
 
-/** Profiles in-memory rows (two passes over the array). */
+/** Profiles in-memory rows: one pass (a second only in the rare case secondPass() asks for it). */
 export function profileRows(rows: readonly Readonly<Record<string, unknown>>[], schema: Schema, options: ProfileOptions = {}): Profile {
   const b = new ProfileBuilder(schema, options);
   for (const r of rows) b.addRow(r);
-  let mv: MultivariateProfileJson | null = null;
-  const enc = options.multivariate === false ? null : b.multivariateEncoding();
-  if (enc !== null) {
-    const m = new MultivariateBuilder(schema, enc);
-    for (const r of rows) m.addRow(r);
-    mv = m.toJSON();
-  }
-  return b.toProfile(mv);
+  const second = b.secondPass();
+  if (second !== null) for (const r of rows) second.addRow(r);
+  return b.toProfile(second);
 }
 
 /** The schema a profile was built with. */

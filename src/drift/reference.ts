@@ -7,7 +7,7 @@
  */
 import { CategoryCounts } from './sketch/categories.js';
 import { QuantileSketch } from './sketch/kll.js';
-import { fitPca, ReconstructionError, RowEncoder, type PcaFit } from './multivariate.js';
+import { encodingDimension, fitPca, PcaScorer, type PcaFit } from './multivariate.js';
 import { quantileOf } from './stats/ecdf.js';
 import type { ColumnProfile, Profile } from './profile.js';
 
@@ -88,7 +88,13 @@ export type ColumnReference = NumericReference | CategoricalReference;
 export interface PreparedReference {
   profile: Profile;
   columns: ColumnReference[];
-  pca: { fit: PcaFit; encoder: RowEncoder; error: ReconstructionError; numericColumns: number[]; categoricalColumns: number[] } | null;
+  pca: {
+    fit: PcaFit;
+    scorer: PcaScorer;
+    /** Profile column index of each encoding numeric / categorical column (−1 when absent). */
+    numericColumns: number[];
+    categoricalColumns: number[];
+  } | null;
 }
 
 function prepareNumeric(col: ColumnProfile & { type: 'numeric' }): NumericReference {
@@ -168,14 +174,12 @@ export function prepareReference(profile: Profile, varianceExplained = 0.65): Pr
   let pca: PreparedReference['pca'] = null;
   const mv = profile.multivariate;
   if (mv !== null) {
-    const encoder = new RowEncoder(mv.encoding);
-    const fit = fitPca(mv.n, mv.sums, mv.products, encoder.dimension, varianceExplained);
+    const fit = fitPca(mv.n, mv.sums, mv.products, encodingDimension(mv.encoding), varianceExplained);
     if (fit !== null && fit.referenceError > 1e-9) {
       const byName = new Map(profile.columns.map((c, i) => [c.name, i]));
       pca = {
         fit,
-        encoder,
-        error: new ReconstructionError(fit, encoder.dimension),
+        scorer: new PcaScorer(fit, mv.encoding),
         numericColumns: mv.encoding.numeric.map((n) => byName.get(n.name) ?? -1),
         categoricalColumns: mv.encoding.categorical.map((n) => byName.get(n.name) ?? -1),
       };

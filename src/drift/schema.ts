@@ -8,6 +8,7 @@
  */
 import { BerthError } from '../errors.js';
 import { validateThresholds, type ColumnThresholds } from './options.js';
+import { numericCell, INVALID } from './values.js';
 
 export type ColumnType = 'numeric' | 'categorical';
 export type ColumnRole = 'feature' | 'prediction' | 'probability' | 'label' | 'ignore';
@@ -94,9 +95,8 @@ export class SchemaInferrer {
   add(fields: readonly string[]): void {
     for (let i = 0; i < this.numeric.length; i++) {
       if (!this.numeric[i]) continue;
-      const v = fields[i];
-      if (v === undefined || this.missing.has(v)) continue;
-      if (!Number.isFinite(Number(v))) this.numeric[i] = false;
+      // The same test the profile applies: a cell that is neither missing (after trimming) nor a number.
+      if (numericCell(fields[i], this.missing) === INVALID) this.numeric[i] = false;
     }
   }
 

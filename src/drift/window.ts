@@ -7,6 +7,7 @@
  * one binary search, and windows merge by adding counts. Order of rows never matters.
  */
 import { Moments } from './sketch/moments.js';
+import { SCORE_BLOCK_ROWS, type PcaScorer } from './multivariate.js';
 import { CategoryCounts } from './sketch/categories.js';
 import { type CategoricalReference, type NumericReference } from './reference.js';
 import { categoricalCell, numericCell, INVALID, MISSING } from './values.js';
@@ -121,7 +122,85 @@ export class CategoricalWindow {
 
 export type ColumnWindow = NumericWindow | CategoricalWindow;
 
-/** Running mean/variance of the current rows' squared PCA reconstruction errors. */
+/**
+ * Running mean/variance of the current rows' squared PCA reconstruction errors. Rows are
+ * staged column-major in a preallocated block and scored a block at a time (PcaScorer);
+ * `errors` scores what is staged first, so it always covers every row added.
+ */
 export class MultivariateWindow {
-  readonly errors = new Moments();
+  private readonly moments = new Moments();
+  private readonly numeric: Float64Array;
+  private readonly slots: Int32Array;
+  private readonly out = new Float64Array(SCORE_BLOCK_ROWS);
+  private staged = 0;
+
+  constructor(readonly scorer: PcaScorer) {
+    this.numeric = new Float64Array(scorer.numericCount * SCORE_BLOCK_ROWS);
+    this.slots = new Int32Array(scorer.categoricalCount * SCORE_BLOCK_ROWS);
+  }
+
+  /** One row: numeric[j] the value of encoding numeric column j (NaN = missing), categorical[q] a category or null. */
+  addRow(numeric: ArrayLike<number>, categorical: ArrayLike<string | null>): void {
+    const r = this.staged;
+    for (let j = 0; j < this.scorer.numericCount; j++) this.numeric[j * SCORE_BLOCK_ROWS + r] = numeric[j]!;
+    for (let q = 0; q < this.scorer.categoricalCount; q++) this.slots[q * SCORE_BLOCK_ROWS + r] = this.scorer.categorySlot(q, categorical[q]!);
+    if (++this.staged === SCORE_BLOCK_ROWS) this.flush();
+  }
+
+  /**
+   * Columns of `length` rows, in encoding order (undefined = every value missing). Numeric
+   * cells as numbers or strings (non-finite or unparsable = missing), categorical as
+   * strings (null/undefined or a missing token = missing).
+   */
+  addColumns(numeric: readonly (ArrayLike<unknown> | undefined)[], categorical: readonly (ArrayLike<unknown> | undefined)[], length: number, missing: ReadonlySet<string>): void {
+    for (let start = 0; start < length; ) {
+      const r0 = this.staged;
+      const take = Math.min(length - start, SCORE_BLOCK_ROWS - r0);
+      for (let j = 0; j < this.scorer.numericCount; j++) {
+        const src = numeric[j];
+        const dst = j * SCORE_BLOCK_ROWS + r0;
+        if (src === undefined) this.numeric.fill(Number.NaN, dst, dst + take);
+        else if (ArrayBuffer.isView(src)) {
+          const xs = src as ArrayLike<number>;
+          for (let r = 0; r < take; r++) {
+            const x = xs[start + r]!;
+            this.numeric[dst + r] = Number.isFinite(x) ? x : Number.NaN;
+          }
+        } else {
+          for (let r = 0; r < take; r++) {
+            const x = numericCell(src[start + r], missing);
+            this.numeric[dst + r] = typeof x === 'number' ? x : Number.NaN;
+          }
+        }
+      }
+      for (let q = 0; q < this.scorer.categoricalCount; q++) {
+        const src = categorical[q];
+        const dst = q * SCORE_BLOCK_ROWS + r0;
+        if (src === undefined) this.slots.fill(this.scorer.noEntry, dst, dst + take);
+        else for (let r = 0; r < take; r++) this.slots[dst + r] = this.scorer.categorySlot(q, categoricalCell(src[start + r], missing));
+      }
+      this.staged += take;
+      start += take;
+      if (this.staged === SCORE_BLOCK_ROWS) this.flush();
+    }
+  }
+
+  private flush(): void {
+    const n = this.staged;
+    if (n === 0) return;
+    this.scorer.score(this.numeric, this.slots, SCORE_BLOCK_ROWS, n, this.out);
+    for (let r = 0; r < n; r++) this.moments.add(this.out[r]!);
+    this.staged = 0;
+  }
+
+  /** Mean and variance of every row's error so far. */
+  get errors(): Moments {
+    this.flush();
+    return this.moments;
+  }
+
+  merge(o: MultivariateWindow): void {
+    if (o.scorer !== this.scorer) throw new Error('cannot merge windows of different references');
+    this.errors.merge(o.errors);
+  }
 }
