@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   BERTH_ERR_UNAUTHORIZED: { status: 401, description: 'The endpoint needs a token (repository API) and none or a wrong one was given.' },
   BERTH_ERR_FORBIDDEN: { status: 403, description: 'The endpoint is switched off by configuration.' },
   BERTH_ERR_NOT_FOUND: { status: 404, description: 'No such route.' },
+  BERTH_ERR_HEADERS_TOO_LARGE: { status: 431, description: 'The request headers are larger than the server accepts.' },
+  BERTH_ERR_REQUEST_TIMEOUT: { status: 408, description: 'The request (headers and body) did not arrive within server.requestTimeoutMs.' },
   BERTH_ERR_INTERNAL: { status: 500, description: 'An unexpected server error; the log has the details.' },
 
   // --- inference requests ---

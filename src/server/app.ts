@@ -67,6 +67,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     // Berth logs one line per request itself (debug level, onResponse hook below).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
+    requestTimeout: config.server.requestTimeoutMs,
     // Request ids for logs; inference ids are separate (the request's own "id").
     genReqId: (() => {
       let n = 0;

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BerthError, type ErrorCode } from '../errors.js';
+import { BerthError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -47,11 +47,12 @@ export function errorHandler(logger: Logger) {
  */
 export function clientErrorHandler(err: ConnectionError, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, reason, message] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are larger than the server accepts']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request was not received in time']
-        : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
-  const body = JSON.stringify({ error: message, code: 'BERTH_ERR_BAD_REQUEST' });
+  const [code, reason, message]: [ErrorCode, string, string] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? ['BERTH_ERR_HEADERS_TOO_LARGE', 'Request Header Fields Too Large', 'the request headers are larger than the server accepts']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['BERTH_ERR_REQUEST_TIMEOUT', 'Request Timeout', 'the request was not received in time']
+        : ['BERTH_ERR_BAD_REQUEST', 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  const status = ERROR_CODES[code].status;
+  const body = JSON.stringify({ error: message, code });
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }

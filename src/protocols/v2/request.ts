@@ -129,6 +129,7 @@ export function decodeJsonData(name: string, datatype: V2Datatype, data: unknown
         return;
       case 'string':
         if (typeof v !== 'string') throw elementError(name, i, v, 'a string for BYTES');
+        if (v.includes('\u0000')) throw nulError(name, i);
         (out as string[])[i] = v;
         return;
     }
@@ -148,6 +149,11 @@ export function decodeJsonData(name: string, datatype: V2Datatype, data: unknown
   return out;
 }
 
+/** ONNX Runtime's string tensors end at NUL: a value with one would be cut short silently. */
+function nulError(name: string, index: number): BerthError {
+  return new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': BYTES element ${index} contains a NUL character, which ONNX Runtime string tensors cannot hold (the value would be cut short)`);
+}
+
 function elementError(name: string, index: number, v: unknown, expected: string): BerthError {
   return new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': element ${index} is ${describeValue(v)}, expected ${expected}`);
 }
@@ -163,6 +169,7 @@ export function decodeBinaryData(name: string, datatype: V2Datatype, bytes: Buff
       const len = bytes.readUInt32LE(off);
       off += 4;
       if (off + len > bytes.length) throw binaryError(name, `BYTES element ${out.length} claims ${len} bytes but only ${bytes.length - off} remain`);
+      if (bytes.subarray(off, off + len).includes(0)) throw nulError(name, out.length);
       out.push(bytes.toString('utf8', off, off + len));
       off += len;
     }
