@@ -39,6 +39,19 @@ function instanceFor(pool: WorkerPool, handle: SessionHandle): ExecutionInstance
   };
 }
 
+const OUTCOMES: readonly RequestOutcome[] = ['success', 'invalid', 'rejected', 'timeout', 'error'];
+
+function bindMetrics(m: ServerMetrics, labels: { model: string; version: string }) {
+  return {
+    requests: Object.fromEntries(OUTCOMES.map((o) => [o, m.requests.labels({ ...labels, outcome: o })])) as Record<RequestOutcome, ReturnType<ServerMetrics['requests']['labels']>>,
+    requestDuration: m.requestDuration.labels(labels),
+    queueDuration: m.queueDuration.labels(labels),
+    computeDuration: m.computeDuration.labels(labels),
+    batchSize: m.batchSize.labels(labels),
+    batchRequests: m.batchRequests.labels(labels),
+  };
+}
+
 export class ModelVersion {
   readonly model: string;
   readonly version: number;
@@ -50,8 +63,8 @@ export class ModelVersion {
   readonly #scheduler: BatchScheduler;
   readonly #handles: SessionHandle[];
   readonly #pool: WorkerPool;
-  readonly #metrics: ServerMetrics;
-  readonly #labels: { model: string; version: string };
+  /** Metric children bound once: no label lookups on the request path. */
+  readonly #m: ReturnType<typeof bindMetrics>;
 
   private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature) {
     this.model = init.model;
@@ -61,9 +74,8 @@ export class ModelVersion {
     this.signature = signature;
     this.#handles = handles;
     this.#pool = init.pool;
-    this.#metrics = init.metrics;
     this.loadMs = Math.max(...handles.map((h) => h.loadMs));
-    this.#labels = { model: init.model, version: String(init.version) };
+    this.#m = bindMetrics(init.metrics, { model: init.model, version: String(init.version) });
     const b = init.settings.batching;
     this.#scheduler = new BatchScheduler(
       { enabled: b.enabled, maxBatchSize: signature.maxBatchSize, maxQueueDelayMs: b.maxQueueDelayMs, preferredBatchSizes: b.preferredBatchSizes.filter((s) => s <= signature.maxBatchSize), maxQueueSize: b.maxQueueSize },
@@ -72,11 +84,10 @@ export class ModelVersion {
         batchExecuted: ({ rows, requests, computeNs, ioNs, ok }) => {
           if (!ok) return;
           this.stats.batchExecuted(rows, computeNs, ioNs);
-          this.#metrics.batchSize.observe(this.#labels, rows);
-          this.#metrics.batchRequests.observe(this.#labels, requests);
-          this.#metrics.computeDuration.observe(this.#labels, computeNs / 1e9);
+          this.#m.batchSize.observe(rows);
+          this.#m.batchRequests.observe(requests);
+          this.#m.computeDuration.observe(computeNs / 1e9);
         },
-        queueDepthChanged: (depth) => this.#metrics.queueDepth.set(this.#labels, depth),
       },
     );
   }
@@ -124,11 +135,11 @@ export class ModelVersion {
 
   /** Records a finished request (called by protocol adapters once the response is encoded). */
   observe(outcome: RequestOutcome, totalNs: number, result?: InferenceResult, rows = 0): void {
-    this.#metrics.requests.inc({ ...this.#labels, outcome });
+    this.#m.requests[outcome].inc();
     if (outcome === 'success' && result !== undefined) {
       this.stats.requestSucceeded(totalNs, result.timings.queueNs, result.timings.ioNs, result.timings.computeNs, rows);
-      this.#metrics.requestDuration.observe(this.#labels, totalNs / 1e9);
-      this.#metrics.queueDuration.observe(this.#labels, result.timings.queueNs / 1e9);
+      this.#m.requestDuration.observe(totalNs / 1e9);
+      this.#m.queueDuration.observe(result.timings.queueNs / 1e9);
     } else if (outcome !== 'invalid') {
       this.stats.requestFailed(totalNs);
     }

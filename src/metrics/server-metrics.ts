@@ -57,11 +57,17 @@ export class ServerMetrics {
     buckets: BATCH_BUCKETS,
     registers: [this.registry],
   });
+  /** Read from the schedulers at scrape time (see setQueueDepthSource), not set per request. */
+  #queueDepthSource: () => Iterable<{ model: string; version: string; depth: number }> = () => [];
   readonly queueDepth = new Gauge({
     name: 'berth_inference_queue_depth',
     help: 'Requests waiting in the batching queue now.',
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.queueDepth.reset();
+      for (const q of this.#queueDepthSource()) this.queueDepth.set({ model: q.model, version: q.version }, q.depth);
+    },
   });
   readonly modelState = new Gauge({
     name: 'berth_model_state',
@@ -122,9 +128,13 @@ export class ServerMetrics {
     for (const s of VERSION_STATES) this.modelState.set({ model, version, state: s }, s === state ? 1 : 0);
   }
 
+  /** Where scrapes read queue depths from (the model manager's served versions). */
+  setQueueDepthSource(source: () => Iterable<{ model: string; version: string; depth: number }>): void {
+    this.#queueDepthSource = source;
+  }
+
   /** Forgets every series of a model version (after it is gone from the repository). */
   removeVersion(model: string, version: string): void {
     for (const s of VERSION_STATES) this.modelState.remove({ model, version, state: s });
-    this.queueDepth.remove({ model, version });
   }
 }

@@ -62,6 +62,12 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
   });
 
   const onError = errorHandler(logger);
+  metrics.setQueueDepthSource(function* () {
+    for (const name of manager.modelNames()) {
+      for (const v of manager.readyVersions(name)) yield { model: v.model, version: String(v.version), depth: v.queueDepth };
+    }
+  });
+
   const http: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Berth logs one line per request itself (debug level, onResponse hook below).
