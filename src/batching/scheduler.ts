@@ -173,16 +173,24 @@ export class BatchScheduler {
       this.#observer.queueDepthChanged?.(this.#queue.length);
       const instance = this.#idle.pop()!;
       this.#inFlight += 1;
-      void this.#execute(instance, batch).finally(() => {
-        this.#inFlight -= 1;
+      let released = false;
+      // The instance is handed the next batch as soon as its run returns, before this batch's
+      // responses are encoded and written, so ONNX Runtime computes while the HTTP thread writes.
+      const release = (): void => {
+        if (released) return;
+        released = true;
         this.#idle.push(instance);
         this.#schedule();
+      };
+      void this.#execute(instance, batch, release).finally(() => {
+        release();
+        this.#inFlight -= 1;
         this.#checkDrained();
       });
     }
   }
 
-  async #execute(instance: ExecutionInstance, batch: Pending[]): Promise<void> {
+  async #execute(instance: ExecutionInstance, batch: Pending[], release: () => void): Promise<void> {
     const startNs = process.hrtime.bigint();
     for (const p of batch) if (p.deadlineTimer !== undefined) clearTimeout(p.deadlineTimer);
 
@@ -207,12 +215,14 @@ export class BatchScheduler {
     try {
       ({ outputs, computeNs } = await instance.run(inputs, fetch, transfer));
     } catch (err) {
+      release();
       const e = err instanceof BerthError ? err : new BerthError('BERTH_ERR_INFERENCE_FAILED', `ONNX Runtime failed: ${messageOf(err)}`, { cause: err });
       this.#observer.batchExecuted?.({ rows, requests: batch.length, computeNs: 0, ioNs: Number(assembledNs - startNs), ok: false });
       for (const p of batch) p.reject(e);
       return;
     }
 
+    release();
     const splitStart = process.hrtime.bigint();
     const batched = this.options.enabled && this.options.maxBatchSize > 0 && batch.length > 1;
     if (batched) {
