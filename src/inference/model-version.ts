@@ -60,6 +60,11 @@ export class ModelVersion {
   readonly signature: ModelSignature;
   readonly stats = new VersionStats();
   readonly loadMs: number;
+  /** The model's metadata_props (e.g. berth.classes, berth.metrics.test_accuracy). */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly docString: string;
+  /** Approximate memory footprint: resident memory growth across the session loads. */
+  readonly memoryBytes: number;
   readonly #scheduler: BatchScheduler;
   readonly #handles: SessionHandle[];
   readonly #pool: WorkerPool;
@@ -75,6 +80,9 @@ export class ModelVersion {
     this.#handles = handles;
     this.#pool = init.pool;
     this.loadMs = Math.max(...handles.map((h) => h.loadMs));
+    this.metadata = handles[0]!.metadata;
+    this.docString = handles[0]!.docString;
+    this.memoryBytes = handles.reduce((n, h) => n + h.memoryBytes, 0);
     this.#m = bindMetrics(init.metrics, { model: init.model, version: String(init.version) });
     const b = init.settings.batching;
     this.#scheduler = new BatchScheduler(

@@ -9,3 +9,4 @@ export * from './tensor.js';
 export * from './graph.js';
 export * from './build.js';
 export * from './infer-types.js';
+export * from './metadata.js';

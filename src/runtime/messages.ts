@@ -35,7 +35,7 @@ export type ToWorker =
   | { type: 'unload'; id: number; key: string };
 
 export type FromWorker =
-  | { type: 'loaded'; id: number; inputs: WireValueMetadata[]; outputs: WireValueMetadata[]; loadMs: number }
+  | { type: 'loaded'; id: number; inputs: WireValueMetadata[]; outputs: WireValueMetadata[]; loadMs: number; metadata: Record<string, string>; docString: string; memoryBytes: number }
   | { type: 'result'; id: number; outputs: WireTensor[]; computeNs: number }
   | { type: 'unloaded'; id: number }
   | { type: 'error'; id: number; message: string };

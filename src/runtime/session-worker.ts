@@ -6,11 +6,24 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, readModelMetadata } from '../onnx/index.js';
 import type { FromWorker, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
 
 if (parentPort === null) throw new Error('session-worker must run in a worker thread');
 const port = parentPort;
 const sessions = new Map<string, ort.InferenceSession>();
+
+/**
+ * ONNX Runtime sets up its environment (thread pools, allocators) on the first session
+ * a process creates. Doing that here, with a one-node model, keeps that one-off cost out
+ * of the first real model's load time and memory footprint.
+ */
+async function initRuntime(): Promise<void> {
+  const graph = makeGraph('warmup', [makeNode('Identity', ['x'], ['y'])], [makeValueInfo('x', DataType.FLOAT, [1])], [makeValueInfo('y', DataType.FLOAT, [1])]);
+  const s = await ort.InferenceSession.create(encodeModel(makeModel(graph, { opset: 13 })));
+  await s.release();
+}
+const ready = initRuntime().catch(() => undefined);
 
 function metadataOf(list: readonly ort.InferenceSession.ValueMetadata[]): WireValueMetadata[] {
   return list.map((m) =>
@@ -43,12 +56,18 @@ async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'load': {
       const t0 = performance.now();
+      // Resident memory growth across the load: a rough footprint of the session (weights,
+      // arena, graph); process-wide, so loads running in other workers at the same time blur it.
+      const rssBefore = process.memoryUsage.rss();
       const session = await ort.InferenceSession.create(msg.path, ortOptions(msg.options));
+      const memoryBytes = Math.max(0, process.memoryUsage.rss() - rssBefore);
       sessions.get(msg.key)?.release().catch(() => undefined);
       sessions.set(msg.key, session);
+      const meta = readModelMetadata(msg.path);
       const reply: FromWorker = {
         type: 'loaded', id: msg.id, loadMs: performance.now() - t0,
         inputs: metadataOf(session.inputMetadata), outputs: metadataOf(session.outputMetadata),
+        metadata: meta.props, docString: meta.docString, memoryBytes,
       };
       port.postMessage(reply);
       return;
@@ -85,7 +104,7 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 // Serialise handling: one message at a time, in order.
-let chain: Promise<void> = Promise.resolve();
+let chain: Promise<void> = ready;
 port.on('message', (msg: ToWorker) => {
   chain = chain.then(() =>
     handle(msg).catch((err: unknown) => {

@@ -23,6 +23,11 @@ export interface SessionHandle {
   readonly inputs: WireValueMetadata[];
   readonly outputs: WireValueMetadata[];
   readonly loadMs: number;
+  /** The model's metadata_props and doc string (read in the worker, weights skipped). */
+  readonly metadata: Record<string, string>;
+  readonly docString: string;
+  /** Resident memory growth across the session load (approximate footprint). */
+  readonly memoryBytes: number;
 }
 
 export interface RunOutput {
@@ -140,7 +145,7 @@ export class WorkerPool extends EventEmitter {
     try {
       const reply = await this.#post(worker, { type: 'load', id: this.#nextId++, key, path, options });
       if (reply.type !== 'loaded') throw new Error(`unexpected worker reply ${reply.type}`);
-      return { key, worker, inputs: reply.inputs, outputs: reply.outputs, loadMs: reply.loadMs };
+      return { key, worker, inputs: reply.inputs, outputs: reply.outputs, loadMs: reply.loadMs, metadata: reply.metadata, docString: reply.docString, memoryBytes: reply.memoryBytes };
     } catch (err) {
       slot?.sessions.delete(key);
       throw err;
