@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerServeCommand } from './serve.js';
 import { registerQuantizeCommand } from './quantize.js';
 import { registerDriftCommands } from './drift.js';
+import { registerReferenceCommand } from './reference.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
@@ -16,5 +17,6 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerQuantizeCommand(program);
   registerDriftCommands(program);
+  registerReferenceCommand(program);
   return program;
 }
