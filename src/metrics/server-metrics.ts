@@ -120,6 +120,62 @@ export class ServerMetrics {
     },
   });
 
+  // --- live monitoring (src/monitoring) ---
+  readonly modelQuality = new Gauge({
+    name: 'berth_model_quality',
+    help: 'Live model quality over the quality window: metric = accuracy, precision, recall, f1, auc (classifiers, on labelled decisions), mae, rmse (regressors), estimated_accuracy (from confidences, before labels).',
+    labelNames: ['model', 'version', 'metric'] as const,
+    registers: [this.registry],
+  });
+  readonly validatedAccuracy = new Gauge({
+    name: 'berth_model_validated_accuracy',
+    help: 'Accuracy the model version was validated at (model metadata berth.metrics.test_accuracy or monitoring.validatedAccuracy).',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly labelledDecisions = new Gauge({
+    name: 'berth_model_labelled_decisions',
+    help: 'Decisions with ground truth in the quality window.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly modelMemory = new Gauge({
+    name: 'berth_model_memory_bytes',
+    help: 'Approximate memory footprint of a model version (resident memory growth across its session loads).',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly queueCapacity = new Gauge({
+    name: 'berth_inference_queue_capacity',
+    help: 'Requests the batching queue can hold (maxQueueSize).',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly driftDetected = new Gauge({
+    name: 'berth_drift_detected',
+    help: 'Drift decision of the last closed drift window: 1 drift, 0 none; per feature, and feature="" for the dataset verdict.',
+    labelNames: ['model', 'version', 'feature'] as const,
+    registers: [this.registry],
+  });
+  readonly driftShare = new Gauge({
+    name: 'berth_drift_share',
+    help: 'Share of input features drifting in the last closed drift window (0..1; at least 1/features when only output or multivariate drift is found).',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly driftEffect = new Gauge({
+    name: 'berth_drift_effect',
+    help: 'Effect size of each watched column in the last closed drift window (the metric its decision rule uses).',
+    labelNames: ['model', 'version', 'feature'] as const,
+    registers: [this.registry],
+  });
+  readonly feedbackTotal = new Counter({
+    name: 'berth_feedback_total',
+    help: 'Ground-truth labels received, by outcome: attached to a logged decision, or unknown id.',
+    labelNames: ['model', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -136,5 +192,15 @@ export class ServerMetrics {
   /** Forgets every series of a model version (after it is gone from the repository). */
   removeVersion(model: string, version: string): void {
     for (const s of VERSION_STATES) this.modelState.remove({ model, version, state: s });
+    for (const g of [this.validatedAccuracy, this.labelledDecisions, this.modelMemory, this.queueCapacity, this.driftShare]) g.remove({ model, version });
+    for (const g of [this.modelQuality, this.driftDetected, this.driftEffect] as Gauge<string>[]) removeMatching(g, { model, version });
+  }
+}
+
+/** Removes every series of a gauge whose labels include `match`. */
+export function removeMatching(g: Gauge<string>, match: Record<string, string>): void {
+  const values = (g as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap;
+  for (const entry of Object.values(values)) {
+    if (Object.entries(match).every(([k, v]) => entry.labels[k] === v)) g.remove(entry.labels);
   }
 }

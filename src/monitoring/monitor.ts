@@ -1,0 +1,494 @@
+/**
+ * @module monitoring/monitor
+ * Live monitoring of every served model version. On the request path it only appends the
+ * finished request to a list and counts it in a sliding window (O(1)); everything else runs
+ * off the request path: decisions are turned into log records (decision log), rows feed the
+ * version's live drift window, and every evaluation interval the monitor computes the
+ * signals — latency percentiles, error rate, memory, queue saturation, accuracy on
+ * labelled decisions (and a confidence-based estimate before labels arrive), drift — exports
+ * them as Prometheus gauges, stores them as time series, and hands them to the alert engine.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DriftAccumulator } from '../drift/accumulator.js';
+import { parseProfile, type Profile } from '../drift/profile.js';
+import type { DriftReport } from '../drift/report.js';
+import { messageOf } from '../errors.js';
+import type { ModelVersion } from '../inference/model-version.js';
+import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
+import type { Logger } from '../logging/logger.js';
+import type { DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, TimeSeriesPoint } from '../store/store.js';
+import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
+import type { MonitoringMetrics } from './metrics.js';
+import { classificationQuality, estimatedAccuracy, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
+import { REFERENCE_PROFILE_FILE, rowsFor } from './reference.js';
+import { SlidingWindow, type WindowSummary } from './sliding-window.js';
+
+export type SignalName = 'accuracy' | 'accuracy_drop' | 'latency_p95_ms' | 'error_rate' | 'memory_mb' | 'drift' | 'queue_saturation';
+
+export interface SignalSample {
+  signal: SignalName;
+  model: string;
+  version: string;
+  value: number;
+  labels?: Record<string, string>;
+}
+
+/** Where decision records go (the decision logger): must not block or throw. */
+export interface DecisionSink {
+  log(record: DecisionRecord): void;
+}
+
+/** The alert engine as the monitor uses it. */
+export interface AlertSink {
+  evaluate(samples: SignalSample[]): void;
+}
+
+export interface MonitorOptions {
+  log: Logger;
+  metrics: MonitoringMetrics;
+  store?: PredictionStore | undefined;
+  decisions?: DecisionSink | undefined;
+  alerts?: AlertSink | undefined;
+  clock?: { now(): number };
+  /** How often signals are computed (ms). */
+  evaluationIntervalMs: number;
+  /** Labelled decisions newer than this count for live quality (ms). */
+  qualityWindowMs: number;
+  /** Live quality needs at least this many labelled decisions. */
+  minLabelled: number;
+  /** Latency and error-rate window (ms). */
+  latencyWindowMs: number;
+  /** Drift windows close after this long (ms)… */
+  driftWindowMs: number;
+  /** …once they hold at least this many rows. */
+  driftMinRows: number;
+  /** Keep request inputs in the decision log (else only their hash). */
+  keepInputs: boolean;
+  /** Inputs larger than this (bytes of tensor data) are logged as a hash only. */
+  maxInputBytes: number;
+  /** Per-model monitoring config (from berth.yaml `monitoring:`). */
+  modelConfig?: (model: string) => MonitoringConfig | undefined;
+}
+
+export interface QualitySnapshot {
+  task: Binding['task']['kind'];
+  labelled: number;
+  windowMs: number;
+  classification?: ClassificationQuality;
+  regression?: RegressionQuality;
+  /** Confidence-based accuracy estimate over recent decisions (not a measurement). */
+  estimatedAccuracy?: number;
+  estimatedFrom: number;
+  validatedAccuracy?: number;
+  at: number;
+}
+
+export interface DriftSnapshot {
+  enabled: boolean;
+  reason?: string;
+  /** The last closed window's report. */
+  report?: DriftReport;
+  windowEnd?: number;
+  /** Rows in the window being filled now. */
+  currentRows: number;
+}
+
+interface Pending {
+  mv: ModelVersion;
+  request: InferenceRequest;
+  result: InferenceResult;
+  latencyMs: number;
+  time: number;
+}
+
+const CONFIDENCE_RING = 2000;
+
+class VersionMonitor {
+  readonly key: string;
+  readonly binding: Binding;
+  readonly columns: DriftColumn[];
+  readonly window: SlidingWindow;
+  readonly confidences = new Float64Array(CONFIDENCE_RING);
+  confidenceCount = 0;
+  accumulator: DriftAccumulator | undefined;
+  driftReason: string | undefined;
+  driftStart: number;
+  lastDrift: { report: DriftReport; at: number } | undefined;
+  quality: QualitySnapshot | undefined;
+  qualityRunning = false;
+  logged = 0;
+
+  constructor(readonly mv: ModelVersion, config: MonitoringConfig | undefined, opts: MonitorOptions, now: number) {
+    this.key = `${mv.model}/${mv.version}`;
+    this.binding = bindModel(mv.signature, mv.metadata, config);
+    this.columns = this.binding.columns;
+    this.window = new SlidingWindow(opts.latencyWindowMs);
+    this.driftStart = now;
+    const profilePath = join(dirname(mv.path), REFERENCE_PROFILE_FILE);
+    if (this.columns.length === 0) {
+      this.driftReason = 'no columns to watch (inputs without a fixed row shape)';
+    } else if (!existsSync(profilePath)) {
+      this.driftReason = `no reference profile: run \`berth reference ${dirname(mv.path)} …\` to write ${REFERENCE_PROFILE_FILE}`;
+    } else {
+      try {
+        const profile: Profile = parseProfile(JSON.parse(readFileSync(profilePath, 'utf8')), profilePath);
+        if (profile.columns.length !== this.columns.length) {
+          throw new Error(`${profilePath} has ${profile.columns.length} columns; this model version has ${this.columns.length} (inputs, scores, prediction): rebuild it with berth reference`);
+        }
+        // The reference names the columns (e.g. feature names from a preprocessing spec).
+        this.columns = this.columns.map((c, i) => ({ ...c, name: profile.columns[i]!.name }));
+        this.accumulator = new DriftAccumulator(profile);
+      } catch (err) {
+        this.driftReason = messageOf(err);
+      }
+    }
+  }
+
+  pushConfidence(p: number): void {
+    this.confidences[this.confidenceCount % CONFIDENCE_RING] = p;
+    this.confidenceCount += 1;
+  }
+
+  recentConfidences(): number[] {
+    const n = Math.min(this.confidenceCount, CONFIDENCE_RING);
+    return Array.from(this.confidences.subarray(0, n));
+  }
+}
+
+/** V2 JSON form of a tensor for the decision log (bigints as numbers, typed arrays as arrays). */
+function jsonTensor(t: Tensor): { name: string; datatype: string; shape: number[]; data: unknown[] } {
+  const d = t.data;
+  const data: unknown[] = Array.isArray(d) ? d : typeof (d as BigInt64Array)[0] === 'bigint' ? Array.from(d as BigInt64Array, Number) : Array.from(d as Float32Array);
+  return { name: t.name, datatype: t.datatype, shape: t.shape, data };
+}
+
+function tensorBytes(ts: readonly Tensor[]): number {
+  let n = 0;
+  for (const t of ts) n += Array.isArray(t.data) ? t.data.reduce((a, s) => a + s.length, 0) : t.data.byteLength;
+  return n;
+}
+
+export class Monitor {
+  readonly #opts: MonitorOptions;
+  readonly #clock: { now(): number };
+  readonly #versions = new Map<string, VersionMonitor>();
+  #pending: Pending[] = [];
+  #flushScheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: MonitorOptions) {
+    this.#opts = options;
+    this.#clock = options.clock ?? { now: () => Date.now() };
+  }
+
+  start(): void {
+    if (this.#timer !== undefined || this.#opts.evaluationIntervalMs <= 0) return;
+    this.#timer = setInterval(() => {
+      this.tick().catch((err: unknown) => this.#opts.log.error({ err: messageOf(err) }, 'monitoring evaluation failed'));
+    }, this.#opts.evaluationIntervalMs);
+    this.#timer.unref();
+  }
+
+  // --- versions ---------------------------------------------------------------------
+
+  attach(mv: ModelVersion): void {
+    const vm = new VersionMonitor(mv, this.#opts.modelConfig?.(mv.model), this.#opts, this.#clock.now());
+    this.#versions.set(vm.key, vm);
+    this.#opts.metrics.versionAttached(mv, vm.binding.validatedAccuracy);
+    if (vm.driftReason !== undefined) this.#opts.log.info({ model: mv.model, version: mv.version, reason: vm.driftReason }, 'live drift off for this version');
+  }
+
+  detach(mv: ModelVersion): void {
+    const key = `${mv.model}/${mv.version}`;
+    const vm = this.#versions.get(key);
+    if (vm === undefined || vm.mv !== mv) return;
+    this.#flush();
+    this.#versions.delete(key);
+    this.#opts.metrics.versionDetached(mv.model, String(mv.version));
+  }
+
+  #monitorOf(mv: ModelVersion): VersionMonitor | undefined {
+    const vm = this.#versions.get(`${mv.model}/${mv.version}`);
+    return vm !== undefined && vm.mv === mv ? vm : undefined;
+  }
+
+  // --- the request path -------------------------------------------------------------
+
+  /** A successful inference. O(1): the heavy work runs in the flush, after the response is sent. */
+  recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number): void {
+    const now = this.#clock.now();
+    this.#monitorOf(mv)?.window.recordSuccess(now, latencyMs, request.batchSize);
+    this.#pending.push({ mv, request, result, latencyMs, time: now });
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /** A request that failed on the server's side (rejected, timed out, errored); client errors do not count. */
+  recordFailure(mv: ModelVersion): void {
+    this.#monitorOf(mv)?.window.recordFailure(this.#clock.now());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const items = this.#pending;
+    if (items.length === 0) return;
+    this.#pending = [];
+    for (const it of items) {
+      const vm = this.#monitorOf(it.mv);
+      try {
+        this.#process(it, vm);
+      } catch (err) {
+        this.#opts.log.error({ model: it.mv.model, version: it.mv.version, id: it.request.id, err: messageOf(err) }, 'monitoring could not process a decision');
+      }
+    }
+  }
+
+  #process(it: Pending, vm: VersionMonitor | undefined): void {
+    const { mv, request, result } = it;
+    const binding = vm?.binding ?? bindModel(mv.signature, mv.metadata);
+    const rows = request.batchSize;
+    let prediction: DecisionRecord['prediction'];
+    if (binding.task.kind === 'classification') {
+      const scores = result.outputs.find((o) => o.name === (binding.task as { scoreOutput: string }).scoreOutput);
+      if (scores !== undefined && rows === 1) {
+        const w = scores.data.length;
+        let best = 0;
+        for (let k = 1; k < w; k++) if (Number(scores.data[k]) > Number(scores.data[best])) best = k;
+        prediction = { label: binding.task.classes[best]!, score: Number(scores.data[best]) };
+      }
+      if (scores !== undefined && vm !== undefined) {
+        const w = scores.data.length / rows;
+        for (let r = 0; r < rows; r++) {
+          let best = Number(scores.data[r * w]);
+          for (let k = 1; k < w; k++) best = Math.max(best, Number(scores.data[r * w + k]));
+          vm.pushConfidence(best);
+        }
+      }
+    } else if (binding.task.kind === 'regression' && rows === 1) {
+      const out = result.outputs.find((o) => o.name === (binding.task as { valueOutput: string }).valueOutput);
+      if (out !== undefined) prediction = { value: Number(out.data[0]) };
+    }
+    if (vm?.accumulator !== undefined) {
+      for (const row of rowsFor(vm.columns, vm.binding, request.inputs, result.outputs, rows)) vm.accumulator.add(row);
+    }
+    if (this.#opts.decisions !== undefined) {
+      const keep = this.#opts.keepInputs && tensorBytes(request.inputs) <= this.#opts.maxInputBytes;
+      const record: DecisionRecord = {
+        id: request.id,
+        time: it.time,
+        model: mv.model,
+        version: String(mv.version),
+        inputs: keep ? request.inputs.map(jsonTensor) : null,
+        inputsHash: hashTensors(request.inputs),
+        outputs: result.outputs.map(jsonTensor),
+        latencyMs: it.latencyMs,
+        batchSize: result.executedBatchSize,
+        outcome: 'success',
+        flags: [],
+      };
+      if (prediction !== undefined) record.prediction = prediction;
+      this.#opts.decisions.log(record);
+      if (vm !== undefined) vm.logged += 1;
+    }
+  }
+
+  // --- feedback ---------------------------------------------------------------------
+
+  /** Attaches ground truth; labels may be class names or class indices. */
+  async feedback(model: string, items: FeedbackItem[]): Promise<{ attached: string[]; unknown: string[] }> {
+    const store = this.#opts.store;
+    if (store === undefined) throw new Error('no prediction store is configured');
+    this.#flush();
+    const classes = [...this.#versions.values()].find((v) => v.mv.model === model && v.binding.task.kind === 'classification')?.binding.task as { classes: string[] } | undefined;
+    const normalised = items.map((it) => ({ ...it, label: normaliseLabel(it.label, classes?.classes) }));
+    const result = await store.attachFeedback(model, normalised);
+    this.#opts.metrics.feedback(model, result.attached.length, result.unknown.length);
+    return result;
+  }
+
+  // --- evaluation -------------------------------------------------------------------
+
+  /** Computes every signal now; exported for tests (the timer calls it). */
+  async tick(): Promise<SignalSample[]> {
+    this.#flush();
+    const now = this.#clock.now();
+    const samples: SignalSample[] = [];
+    const points: TimeSeriesPoint[] = [];
+    await Promise.all([...this.#versions.values()].map((vm) => this.#updateQuality(vm, now)));
+    for (const vm of this.#versions.values()) {
+      const model = vm.mv.model;
+      const version = String(vm.mv.version);
+      const s = vm.window.summary(now);
+      const sig = (signal: SignalName, value: number, labels?: Record<string, string>): void => {
+        if (Number.isFinite(value)) samples.push(labels === undefined ? { signal, model, version, value } : { signal, model, version, value, labels });
+      };
+      const point = (metric: string, value: number, key = ''): void => {
+        if (Number.isFinite(value)) points.push({ time: now, metric, model, version, key, value });
+      };
+      sig('latency_p95_ms', s.p95Ms);
+      sig('error_rate', s.requests > 0 ? s.errorRate : NaN);
+      sig('memory_mb', vm.mv.memoryBytes / 1048576);
+      const saturation = vm.mv.queueDepth / vm.mv.batching.maxQueueSize;
+      sig('queue_saturation', saturation);
+      this.#windowPoints(s, point);
+      point('queue_depth', vm.mv.queueDepth);
+      point('memory_mb', vm.mv.memoryBytes / 1048576);
+      point('process_rss_mb', process.memoryUsage.rss() / 1048576);
+
+      const q = vm.quality;
+      if (q !== undefined) {
+        const acc = q.classification?.accuracy;
+        if (acc !== undefined && q.labelled >= this.#opts.minLabelled) {
+          sig('accuracy', acc);
+          if (q.validatedAccuracy !== undefined) sig('accuracy_drop', q.validatedAccuracy - acc);
+          point('accuracy', acc);
+        }
+        if (q.estimatedAccuracy !== undefined) point('estimated_accuracy', q.estimatedAccuracy);
+        if (q.regression !== undefined && q.labelled >= this.#opts.minLabelled) {
+          point('mae', q.regression.mae);
+          point('rmse', q.regression.rmse);
+        }
+        point('labelled', q.labelled);
+      }
+
+      this.#rollDrift(vm, now);
+      const d = vm.lastDrift?.report;
+      if (d !== undefined) {
+        const share = driftShare(d);
+        sig('drift', share);
+        point('drift_share', share);
+        for (const f of [...d.features, ...d.outputs.columns]) if (Number.isFinite(f.effect.value)) point('drift_effect', f.effect.value, f.name);
+      }
+      this.#opts.metrics.update(vm.mv, { summary: s, quality: q, drift: d, minLabelled: this.#opts.minLabelled });
+    }
+    if (this.#opts.store !== undefined && points.length > 0) {
+      await this.#opts.store.writePoints(points).catch((err: unknown) => this.#opts.log.warn({ err: messageOf(err) }, 'could not store monitoring time series'));
+    }
+    this.#opts.alerts?.evaluate(samples);
+    return samples;
+  }
+
+  #windowPoints(s: WindowSummary, point: (metric: string, value: number) => void): void {
+    point('throughput', s.throughput);
+    point('rows_per_second', s.rowsPerSecond);
+    point('latency_p50_ms', s.p50Ms);
+    point('latency_p95_ms', s.p95Ms);
+    point('latency_p99_ms', s.p99Ms);
+    point('error_rate', s.requests > 0 ? s.errorRate : NaN);
+  }
+
+  #rollDrift(vm: VersionMonitor, now: number): void {
+    const acc = vm.accumulator;
+    if (acc === undefined) return;
+    if (now - vm.driftStart < this.#opts.driftWindowMs || acc.rows < this.#opts.driftMinRows) return;
+    try {
+      vm.lastDrift = { report: acc.evaluate(), at: now };
+    } catch (err) {
+      this.#opts.log.error({ model: vm.mv.model, version: vm.mv.version, err: messageOf(err) }, 'drift evaluation failed');
+    }
+    acc.reset();
+    vm.driftStart = now;
+  }
+
+  async #updateQuality(vm: VersionMonitor, now: number): Promise<void> {
+    const store = this.#opts.store;
+    const task = vm.binding.task;
+    const snapshot: QualitySnapshot = {
+      task: task.kind, labelled: 0, windowMs: this.#opts.qualityWindowMs, estimatedFrom: Math.min(vm.confidenceCount, CONFIDENCE_RING), at: now,
+    };
+    if (vm.binding.validatedAccuracy !== undefined) snapshot.validatedAccuracy = vm.binding.validatedAccuracy;
+    if (task.kind === 'classification' && snapshot.estimatedFrom > 0) snapshot.estimatedAccuracy = estimatedAccuracy(vm.recentConfidences());
+    if (store !== undefined && task.kind !== 'none' && !vm.qualityRunning) {
+      vm.qualityRunning = true;
+      try {
+        const labelled = await store.queryDecisions({ model: vm.mv.model, version: String(vm.mv.version), since: now - this.#opts.qualityWindowMs, labelled: true, limit: 10_000 });
+        snapshot.labelled = labelled.length;
+        if (task.kind === 'classification') snapshot.classification = classifierQuality(labelled, task);
+        else snapshot.regression = regressionQuality(labelled.map((d) => Number(d.label)), labelled.map((d) => Number(d.prediction?.value)));
+      } catch (err) {
+        this.#opts.log.warn({ model: vm.mv.model, err: messageOf(err) }, 'could not read labelled decisions');
+        if (vm.quality !== undefined) Object.assign(snapshot, { labelled: vm.quality.labelled, classification: vm.quality.classification, regression: vm.quality.regression });
+      } finally {
+        vm.qualityRunning = false;
+      }
+    }
+    vm.quality = snapshot;
+  }
+
+  // --- queries for the API and dashboard --------------------------------------------
+
+  versions(): { model: string; version: string; binding: Binding; driftColumns: number; logged: number }[] {
+    return [...this.#versions.values()].map((vm) => ({ model: vm.mv.model, version: String(vm.mv.version), binding: vm.binding, driftColumns: vm.columns.length, logged: vm.logged }));
+  }
+
+  quality(model: string, version: string): QualitySnapshot | undefined {
+    return this.#versions.get(`${model}/${version}`)?.quality;
+  }
+
+  drift(model: string, version: string): DriftSnapshot | undefined {
+    const vm = this.#versions.get(`${model}/${version}`);
+    if (vm === undefined) return undefined;
+    const snap: DriftSnapshot = { enabled: vm.accumulator !== undefined, currentRows: vm.accumulator?.rows ?? 0 };
+    if (vm.driftReason !== undefined) snap.reason = vm.driftReason;
+    if (vm.lastDrift !== undefined) {
+      snap.report = vm.lastDrift.report;
+      snap.windowEnd = vm.lastDrift.at;
+    }
+    return snap;
+  }
+
+  window(model: string, version: string): WindowSummary | undefined {
+    return this.#versions.get(`${model}/${version}`)?.window.summary(this.#clock.now());
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#flush();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** Share of input features drifting (0..1); at least a token share when only the dataset-level signals (outputs, multivariate) say drift. */
+export function driftShare(report: DriftReport): number {
+  const n = report.verdict.featureCount;
+  const share = n === 0 ? 0 : report.verdict.driftedFeatures.length / n;
+  return report.verdict.drift && share === 0 ? Math.max(share, 1 / Math.max(n, 1)) : share;
+}
+
+function normaliseLabel(label: string | number, classes: string[] | undefined): string | number {
+  if (classes === undefined) return label;
+  const s = String(label);
+  if (classes.includes(s)) return s;
+  const i = Number(s);
+  return Number.isInteger(i) && i >= 0 && i < classes.length ? classes[i]! : label;
+}
+
+function classifierQuality(decisions: readonly StoredDecision[], task: Extract<Binding['task'], { kind: 'classification' }>): ClassificationQuality {
+  const usable = decisions.filter((d) => d.label !== undefined && d.prediction?.label !== undefined);
+  const labels = usable.map((d) => String(d.label));
+  const predicted = usable.map((d) => String(d.prediction!.label));
+  if (task.positiveIndex === undefined) return classificationQuality(labels, predicted);
+  const positive = task.classes[task.positiveIndex]!;
+  const scores = usable.map((d) => (String(d.prediction!.label) === positive ? d.prediction!.score ?? NaN : 1 - (d.prediction!.score ?? NaN)));
+  return classificationQuality(labels, predicted, scores.every(Number.isFinite) ? { positive, scores } : { positive });
+}
+
+/** sha256 over the tensors' names, datatypes, shapes and raw data bytes. */
+export function hashTensors(ts: readonly Tensor[]): string {
+  const h = createHash('sha256');
+  for (const t of ts) {
+    h.update(`${t.name}\0${t.datatype}\0${t.shape.join(',')}\0`);
+    if (Array.isArray(t.data)) for (const s of t.data) h.update(`${s.length}:${s}`);
+    else h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest('hex');
+}
