@@ -43,6 +43,20 @@ export const ConfigSchema = Type.Object(
       ModelDefaultsSchema,
       Type.Object({}),
     ], { additionalProperties: false, default: {}, description: 'Defaults for every model; a model\'s berth.yaml overrides them.' }),
+    monitoring: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Live monitoring: decision log, quality on feedback, drift, alerts.' }),
+        evaluationIntervalMs: Type.Integer({ minimum: 100, default: 5000, description: 'How often signals (latency, errors, quality, drift) are computed, exported and checked by the alert rules.' }),
+        qualityWindowHours: Type.Number({ exclusiveMinimum: 0, default: 24, description: 'Labelled decisions this recent count for live accuracy.' }),
+        minLabelled: Type.Integer({ minimum: 1, default: 20, description: 'Live quality is reported from this many labelled decisions.' }),
+        latencyWindowSeconds: Type.Integer({ minimum: 1, default: 300, description: 'Window of the latency percentiles and error rate.' }),
+        driftWindowSeconds: Type.Integer({ minimum: 1, default: 60, description: 'A live drift window closes after this long…' }),
+        driftMinRows: Type.Integer({ minimum: 1, default: 200, description: '…once it holds this many rows.' }),
+        keepInputs: Type.Boolean({ default: true, description: 'Keep request inputs in the decision log (else only a hash); a model\'s monitoring.keepInputs overrides.' }),
+        maxInputBytes: Type.Integer({ minimum: 0, default: 65536, description: 'Inputs larger than this are logged as a hash only.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     logging: Type.Object(
       {
         level: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level; debug logs one line per request.' }),

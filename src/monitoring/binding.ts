@@ -11,17 +11,9 @@
  * one probability column per class and the predicted class, for a regressor the value.
  */
 import type { ModelSignature } from '../inference/types.js';
+import type { MonitoringConfig } from '../repository/model-config.js';
 
-export interface MonitoringConfig {
-  task?: 'classification' | 'regression' | 'none';
-  scoreOutput?: string;
-  labelOutput?: string;
-  valueOutput?: string;
-  classes?: string[];
-  positiveClass?: string;
-  validatedAccuracy?: number;
-  featureNames?: string[];
-}
+export type { MonitoringConfig };
 
 export type Task =
   | { kind: 'classification'; scoreOutput: string; labelOutput: string | undefined; classCount: number; classes: string[]; positiveIndex: number | undefined }

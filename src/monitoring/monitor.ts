@@ -68,8 +68,6 @@ export interface MonitorOptions {
   keepInputs: boolean;
   /** Inputs larger than this (bytes of tensor data) are logged as a hash only. */
   maxInputBytes: number;
-  /** Per-model monitoring config (from berth.yaml `monitoring:`). */
-  modelConfig?: (model: string) => MonitoringConfig | undefined;
 }
 
 export interface QualitySnapshot {
@@ -120,7 +118,7 @@ class VersionMonitor {
   qualityRunning = false;
   logged = 0;
 
-  constructor(readonly mv: ModelVersion, config: MonitoringConfig | undefined, opts: MonitorOptions, now: number) {
+  constructor(readonly mv: ModelVersion, config: MonitoringConfig, opts: MonitorOptions, now: number) {
     this.key = `${mv.model}/${mv.version}`;
     this.binding = bindModel(mv.signature, mv.metadata, config);
     this.columns = this.binding.columns;
@@ -195,7 +193,7 @@ export class Monitor {
   // --- versions ---------------------------------------------------------------------
 
   attach(mv: ModelVersion): void {
-    const vm = new VersionMonitor(mv, this.#opts.modelConfig?.(mv.model), this.#opts, this.#clock.now());
+    const vm = new VersionMonitor(mv, mv.settings.monitoring, this.#opts, this.#clock.now());
     this.#versions.set(vm.key, vm);
     this.#opts.metrics.versionAttached(mv, vm.binding.validatedAccuracy);
     if (vm.driftReason !== undefined) this.#opts.log.info({ model: mv.model, version: mv.version, reason: vm.driftReason }, 'live drift off for this version');
@@ -277,7 +275,7 @@ export class Monitor {
       for (const row of rowsFor(vm.columns, vm.binding, request.inputs, result.outputs, rows)) vm.accumulator.add(row);
     }
     if (this.#opts.decisions !== undefined) {
-      const keep = this.#opts.keepInputs && tensorBytes(request.inputs) <= this.#opts.maxInputBytes;
+      const keep = (mv.settings.monitoring.keepInputs ?? this.#opts.keepInputs) && tensorBytes(request.inputs) <= this.#opts.maxInputBytes;
       const record: DecisionRecord = {
         id: request.id,
         time: it.time,

@@ -26,6 +26,9 @@ export interface ModelManagerOptions {
   defaultMaxBatchSize: number;
   /** Re-scan interval in ms; 0 = only on start and on API calls. */
   pollIntervalMs: number;
+  /** Told when a loaded version starts serving, and when a served one stops (monitoring attaches here). */
+  onVersionServing?: (mv: ModelVersion) => void;
+  onVersionRetired?: (mv: ModelVersion) => void;
 }
 
 interface VersionEntry {
@@ -192,6 +195,8 @@ export class ModelManager {
       const old = entry.versions.get(version)?.served;
       // The swap: from here on new requests reach the new sessions; the old drain and go.
       entry.versions.set(version, { version, state: 'READY', reason: '', served, stamp });
+      if (old !== undefined) this.#opts.onVersionRetired?.(old);
+      this.#opts.onVersionServing?.(served);
       this.#opts.metrics.setModelState(name, String(version), 'READY');
       this.#opts.metrics.modelLoads.inc({ model: name, version: String(version) });
       this.#opts.metrics.modelLoadDuration.observe({ model: name }, (performance.now() - t0) / 1000);
@@ -218,6 +223,7 @@ export class ModelManager {
   async #retire(name: string, entry: ModelEntry, v: VersionEntry): Promise<void> {
     const served = v.served;
     if (served !== undefined) {
+      this.#opts.onVersionRetired?.(served);
       v.state = 'UNLOADING';
       v.reason = 'unloading';
       this.#opts.metrics.setModelState(name, String(v.version), 'UNLOADING');
@@ -238,10 +244,13 @@ export class ModelManager {
   #onSessionsLost(keys: string[], reason: string): void {
     this.#opts.metrics.workerRestarts.inc();
     for (const [name, entry] of this.#models) {
+      let affected = false;
       for (const v of entry.versions.values()) {
         if (v.served !== undefined && keys.some((k) => v.served!.ownsSession(k))) {
+          affected = true;
           this.#opts.logger.error({ model: name, version: v.version, reason }, 'inference worker died; reloading the model version');
           const lost = v.served;
+          this.#opts.onVersionRetired?.(lost);
           v.served = undefined;
           v.state = 'LOADING';
           v.reason = `reloading after a worker failure: ${reason}`;
@@ -250,7 +259,7 @@ export class ModelManager {
           void lost.abort(new BerthError('BERTH_ERR_MODEL_NOT_READY', 'the inference worker restarted; the model is reloading', { headers: { 'Retry-After': '1' } }));
         }
       }
-      void this.#serial(() => this.#syncModel(name, true)).catch(() => undefined);
+      if (affected) void this.#serial(() => this.#syncModel(name, true)).catch(() => undefined);
     }
   }
 

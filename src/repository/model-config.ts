@@ -58,6 +58,22 @@ const TensorOverride = Type.Object(
   { additionalProperties: false },
 );
 
+export const MonitoringConfigSchema = Type.Object(
+  {
+    task: Type.Optional(Type.Union([Type.Literal('classification'), Type.Literal('regression'), Type.Literal('none')], { description: 'What the model predicts (default: decided from its outputs).' })),
+    scoreOutput: Type.Optional(Type.String({ description: 'Classifier output with class scores [batch, C].' })),
+    labelOutput: Type.Optional(Type.String({ description: 'Classifier output with the predicted class [batch].' })),
+    valueOutput: Type.Optional(Type.String({ description: 'Regressor output [batch] or [batch, 1].' })),
+    classes: Type.Optional(Type.Array(Type.String(), { minItems: 2, description: 'Class names in score order (default: ONNX metadata berth.classes, else indices).' })),
+    positiveClass: Type.Optional(Type.String({ description: 'Positive class of a binary classifier (default: the second).' })),
+    validatedAccuracy: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Accuracy at validation, for the accuracy-drop alert (default: ONNX metadata berth.metrics.test_accuracy).' })),
+    featureNames: Type.Optional(Type.Array(Type.String(), { description: 'Names of the input row elements (default: from the reference profile).' })),
+    keepInputs: Type.Optional(Type.Boolean({ description: 'Keep request inputs in the decision log (default true); otherwise only their hash.' })),
+  },
+  { additionalProperties: false },
+);
+export type MonitoringConfig = Static<typeof MonitoringConfigSchema>;
+
 /** Settings that can also be given server-wide as defaults for every model. */
 export const ModelDefaultsSchema = Type.Object(
   {
@@ -80,6 +96,7 @@ export const ModelConfigSchema = Type.Composite([
     inputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per input: {name, datatype?, shape?, allowNonFinite?}; checked against the model, may fix dynamic dims.' })),
     outputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per output: {name, datatype?, shape?}; checked against the model.' })),
     parameters: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Free-form string metadata, shown in the Triton config.' })),
+    monitoring: Type.Optional(MonitoringConfigSchema),
   }),
 ], { additionalProperties: false });
 
@@ -99,6 +116,7 @@ export interface ResolvedModelSettings {
   inputs: Static<typeof TensorOverride>[];
   outputs: Static<typeof TensorOverride>[];
   parameters: Record<string, string>;
+  monitoring: MonitoringConfig;
 }
 
 export const BUILTIN_DEFAULTS = {
@@ -121,6 +139,7 @@ export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): R
     inputs: config.inputs ?? [],
     outputs: config.outputs ?? [],
     parameters: config.parameters ?? {},
+    monitoring: config.monitoring ?? {},
   };
 }
 

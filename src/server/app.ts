@@ -16,6 +16,9 @@ import { registerDashboardRoutes } from '../dashboard/routes.js';
 import type { Logger } from '../logging/logger.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
 import { registerV2Routes } from '../protocols/v2/routes.js';
+import { MonitoringMetrics } from '../monitoring/metrics.js';
+import { Monitor } from '../monitoring/monitor.js';
+import { registerMonitoringRoutes } from '../monitoring/routes.js';
 import { ModelManager } from '../repository/manager.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
 import { BUILTIN_DEFAULTS } from '../repository/model-config.js';
@@ -34,6 +37,7 @@ export interface AppDeps {
 
 export interface BerthApp {
   http: FastifyInstance;
+  monitor: Monitor | undefined;
   manager: ModelManager;
   pool: WorkerPool;
   metrics: ServerMetrics;
@@ -51,6 +55,21 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
   const metrics = new ServerMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   const ownPool = deps.pool === undefined;
   const pool = deps.pool ?? new WorkerPool({ size: config.runtime.workers ?? defaultWorkerCount() });
+  const mon = config.monitoring;
+  const monitor = mon.enabled
+    ? new Monitor({
+        log: logger,
+        metrics: new MonitoringMetrics(metrics),
+        evaluationIntervalMs: mon.evaluationIntervalMs,
+        qualityWindowMs: mon.qualityWindowHours * 3_600_000,
+        minLabelled: mon.minLabelled,
+        latencyWindowMs: mon.latencyWindowSeconds * 1000,
+        driftWindowMs: mon.driftWindowSeconds * 1000,
+        driftMinRows: mon.driftMinRows,
+        keepInputs: mon.keepInputs,
+        maxInputBytes: mon.maxInputBytes,
+      })
+    : undefined;
   const manager = new ModelManager({
     root: config.repository.path,
     pool,
@@ -59,6 +78,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     defaults: config.models,
     defaultMaxBatchSize: config.models.maxBatchSize ?? BUILTIN_DEFAULTS.maxBatchSize,
     pollIntervalMs: config.repository.pollIntervalMs,
+    ...(monitor === undefined ? {} : { onVersionServing: (mv) => monitor.attach(mv), onVersionRetired: (mv) => monitor.detach(mv) }),
   });
 
   const onError = errorHandler(logger);
@@ -114,7 +134,12 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       token: config.repository.api.token,
       loopbackOnly: LOOPBACK.has(config.server.host),
     },
+    ...(monitor === undefined ? {} : { monitor }),
   });
+  if (monitor !== undefined) {
+    registerMonitoringRoutes(http, { manager, monitor, store: undefined });
+    monitor.start();
+  }
   http.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerDashboardRoutes(http, manager, SERVER_VERSION);
 
@@ -132,13 +157,14 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
 
   let closing: Promise<void> | undefined;
   return {
-    http, manager, pool, metrics, config, modelsLoaded,
+    http, manager, pool, metrics, config, modelsLoaded, monitor,
     async listen() {
       return http.listen({ host: config.server.host, port: config.server.port });
     },
     close() {
       closing ??= (async () => {
         await http.close();
+        monitor?.close();
         await manager.close();
         if (ownPool) await pool.close();
       })();

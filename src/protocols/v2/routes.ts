@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, isBerthError } from '../../errors.js';
 import type { ModelVersion } from '../../inference/model-version.js';
 import type { RequestOutcome } from '../../metrics/server-metrics.js';
+import type { Monitor } from '../../monitoring/monitor.js';
 import type { ModelManager } from '../../repository/manager.js';
 import { decodeInferRequest } from './request.js';
 import { encodeInferResponse } from './response.js';
@@ -23,6 +24,8 @@ export interface V2Context {
   /** Whether the first repository sync has finished. */
   started: () => boolean;
   repositoryApi: { enabled: boolean; token: string | undefined; loopbackOnly: boolean };
+  /** Live monitoring: told about every finished inference (never blocks the response). */
+  monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
 }
 
 type ModelParams = { model: string; version?: string };
@@ -121,11 +124,15 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     try {
       result = await mv.infer(decoded.request);
     } catch (err) {
-      mv.observe(outcomeOf(err), Number(process.hrtime.bigint() - t0));
+      const outcome = outcomeOf(err);
+      mv.observe(outcome, Number(process.hrtime.bigint() - t0));
+      if (outcome !== 'invalid') ctx.monitor?.recordFailure(mv);
       throw err;
     }
     const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result);
-    mv.observe('success', Number(process.hrtime.bigint() - t0), result, decoded.request.batchSize);
+    const ns = Number(process.hrtime.bigint() - t0);
+    mv.observe('success', ns, result, decoded.request.batchSize);
+    ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
     return reply.type(enc.contentType).send(enc.body);
   };
