@@ -8,6 +8,7 @@ import { registerServeCommand } from './serve.js';
 import { registerQuantizeCommand } from './quantize.js';
 import { registerDriftCommands } from './drift.js';
 import { registerReferenceCommand } from './reference.js';
+import { registerDemoCommand } from './demo.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   registerQuantizeCommand(program);
   registerDriftCommands(program);
   registerReferenceCommand(program);
+  registerDemoCommand(program);
   return program;
 }
