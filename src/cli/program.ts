@@ -9,6 +9,7 @@ import { registerQuantizeCommand } from './quantize.js';
 import { registerDriftCommands } from './drift.js';
 import { registerReferenceCommand } from './reference.js';
 import { registerDemoCommand } from './demo.js';
+import { registerAlertsCommand } from './alerts.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   registerDriftCommands(program);
   registerReferenceCommand(program);
   registerDemoCommand(program);
+  registerAlertsCommand(program);
   return program;
 }

@@ -6,6 +6,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { ModelDefaultsSchema } from '../repository/model-config.js';
+import { AlertingSchema } from '../monitoring/alerts/config.js';
 import { LOG_LEVELS } from '../logging/logger.js';
 
 export const ConfigSchema = Type.Object(
@@ -57,6 +58,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    alerting: AlertingSchema,
     logging: Type.Object(
       {
         level: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level; debug logs one line per request.' }),

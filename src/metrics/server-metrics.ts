@@ -5,6 +5,7 @@
  * docs/metrics.md; test/unit/metrics-doc.test.ts checks the two agree.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerAlertMetrics, type AlertMetrics } from '../monitoring/alerts/metrics.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -175,6 +176,9 @@ export class ServerMetrics {
     labelNames: ['model', 'outcome'] as const,
     registers: [this.registry],
   });
+
+  /** The alert engine's metrics (berth_alerts, berth_alert_notifications_total). */
+  readonly alerts: AlertMetrics = registerAlertMetrics(this.registry);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { BerthError, messageOf } from '../errors.js';
 import { V2_DATATYPES } from '../runtime/datatypes.js';
 import { validate } from '../config/validate.js';
+import { AlertRulesSchema, defaultAlertRules, resolveAlertRules, type AlertRule, type AlertRuleConfig } from '../monitoring/alerts/config.js';
 
 export const CONFIG_FILENAMES = ['berth.yaml', 'berth.yml', 'berth.json'] as const;
 
@@ -83,6 +84,7 @@ export const ModelDefaultsSchema = Type.Object(
     instanceCount: Type.Optional(Int(1, 'Sessions of each version, spread over the workers.')),
     session: Type.Optional(SessionSchema),
     allowNonFinite: Type.Optional(Type.Boolean({ description: 'Accept NaN/±Infinity in float inputs (default: refuse).' })),
+    alerts: Type.Optional(AlertRulesSchema),
   },
   { additionalProperties: false },
 );
@@ -117,6 +119,8 @@ export interface ResolvedModelSettings {
   outputs: Static<typeof TensorOverride>[];
   parameters: Record<string, string>;
   monitoring: MonitoringConfig;
+  /** Alert rules: the built-in defaults ← server models.alerts ← the model's alerts, merged by name. */
+  alertRules: AlertRule[];
 }
 
 export const BUILTIN_DEFAULTS = {
@@ -140,6 +144,11 @@ export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): R
     outputs: config.outputs ?? [],
     parameters: config.parameters ?? {},
     monitoring: config.monitoring ?? {},
+    alertRules: resolveAlertRules(
+      defaultAlertRules(),
+      { where: 'config: models.alerts', rules: defaults.alerts as AlertRuleConfig[] | undefined },
+      { where: 'berth.yaml: alerts', rules: config.alerts as AlertRuleConfig[] | undefined },
+    ),
   };
 }
 

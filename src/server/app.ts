@@ -16,6 +16,7 @@ import { registerDashboardRoutes } from '../dashboard/routes.js';
 import type { Logger } from '../logging/logger.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
 import { registerV2Routes } from '../protocols/v2/routes.js';
+import { AlertEngine, createNotifiers, defaultAlertRules, resolveAlertRules } from '../monitoring/alerts/index.js';
 import { MonitoringMetrics } from '../monitoring/metrics.js';
 import { Monitor } from '../monitoring/monitor.js';
 import { registerMonitoringRoutes } from '../monitoring/routes.js';
@@ -56,8 +57,24 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
   const ownPool = deps.pool === undefined;
   const pool = deps.pool ?? new WorkerPool({ size: config.runtime.workers ?? defaultWorkerCount() });
   const mon = config.monitoring;
+  // Rules per served version (defaults ← models.alerts ← its berth.yaml), resolved when it loaded.
+  let versionRules: (model: string, version: string) => ReturnType<typeof resolveAlertRules> = () => [];
+  const fallbackRules = resolveAlertRules(defaultAlertRules(), { where: 'config: models.alerts', rules: config.models.alerts });
+  const alerts = mon.enabled && config.alerting.enabled
+    ? new AlertEngine({
+        rules: (model, version) => versionRules(model, version),
+        notifiers: createNotifiers(config.alerting, { logger, metrics: metrics.alerts }),
+        logger,
+        repeatIntervalMs: config.alerting.repeatIntervalMs,
+        resolvedRetentionMs: config.alerting.resolvedRetentionMs,
+        groupBy: config.alerting.groupBy,
+        metrics: metrics.alerts,
+        ...(config.alerting.externalUrl === undefined ? {} : { externalUrl: config.alerting.externalUrl }),
+      })
+    : undefined;
   const monitor = mon.enabled
     ? new Monitor({
+        alerts,
         log: logger,
         metrics: new MonitoringMetrics(metrics),
         evaluationIntervalMs: mon.evaluationIntervalMs,
@@ -80,6 +97,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     pollIntervalMs: config.repository.pollIntervalMs,
     ...(monitor === undefined ? {} : { onVersionServing: (mv) => monitor.attach(mv), onVersionRetired: (mv) => monitor.detach(mv) }),
   });
+  versionRules = (model, version) => manager.readyVersions(model).find((v) => String(v.version) === version)?.settings.alertRules ?? fallbackRules;
 
   const onError = errorHandler(logger);
   metrics.setQueueDepthSource(function* () {
@@ -137,7 +155,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     ...(monitor === undefined ? {} : { monitor }),
   });
   if (monitor !== undefined) {
-    registerMonitoringRoutes(http, { manager, monitor, store: undefined });
+    registerMonitoringRoutes(http, { manager, monitor, store: undefined, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });
     monitor.start();
   }
   http.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
@@ -165,6 +183,8 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       closing ??= (async () => {
         await http.close();
         monitor?.close();
+        await alerts?.flush();
+        await alerts?.close();
         await manager.close();
         if (ownPool) await pool.close();
       })();
