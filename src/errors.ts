@@ -57,6 +57,15 @@ export const ERROR_CODES = {
   BERTH_ERR_DRIFT_DATA: { status: 400, description: 'A data file for profiling or drift checking is malformed (ragged row, missing column) or has no rows.' },
   BERTH_ERR_DRIFT_PROFILE: { status: 400, description: 'A reference profile is not a valid berth.profile/v1 document, or two profiles cannot be merged.' },
   BERTH_ERR_DRIFT_OPTIONS: { status: 400, description: 'A drift option or per-column threshold is out of range.' },
+  // --- store ---
+  BERTH_ERR_STORE_UNAVAILABLE: { status: 503, description: 'The decision store cannot be reached or failed (server down, disk full, database locked); decisions are spooled to disk and replayed, queries can be retried.' },
+  BERTH_ERR_STORE_REJECTED: { status: 500, description: 'The decision store refused a record\'s content (e.g. a NUL character PostgreSQL cannot hold); the logger drops that record and counts it (reason "rejected").' },
+  BERTH_ERR_STORE_INVALID_QUERY: { status: 400, description: 'A decision-log query or feedback item is invalid (limit not a positive integer, bad time bound, label neither a number nor a string).' },
+  BERTH_ERR_STORE_CONFIG: { status: 400, description: 'The store configuration is invalid (store URL scheme, path or option).' },
+  BERTH_ERR_STORE_SCHEMA: { status: 500, description: 'The database was created by a newer Berth (its schema version is higher than this one knows); upgrade Berth or use another store.' },
+  // --- alerts ---
+  BERTH_ERR_ALERT_RULE: { status: 400, description: 'An alert rule is invalid: unknown signal, bad duration or name, threshold out of range for the signal, a new rule without signal/op/threshold, or an annotation template Berth cannot render.' },
+  BERTH_ERR_ALERT_CONFIG: { status: 400, description: 'An alerting option is invalid (webhook URL, timeout, retry or interval setting); the message names the option.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
