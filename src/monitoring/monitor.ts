@@ -117,6 +117,9 @@ class VersionMonitor {
   quality: QualitySnapshot | undefined;
   qualityRunning = false;
   logged = 0;
+  /** Batches and rows executed at the previous tick, for the mean batch size between ticks. */
+  lastExecutions = 0;
+  lastRows = 0;
 
   constructor(readonly mv: ModelVersion, config: MonitoringConfig, opts: MonitorOptions, now: number) {
     this.key = `${mv.model}/${mv.version}`;
@@ -335,6 +338,10 @@ export class Monitor {
       sig('queue_saturation', saturation);
       this.#windowPoints(s, point);
       point('queue_depth', vm.mv.queueDepth);
+      const executions = vm.mv.stats.executionCount - vm.lastExecutions;
+      if (executions > 0) point('batch_size', (vm.mv.stats.inferenceCount - vm.lastRows) / executions);
+      vm.lastExecutions = vm.mv.stats.executionCount;
+      vm.lastRows = vm.mv.stats.inferenceCount;
       point('memory_mb', vm.mv.memoryBytes / 1048576);
       point('process_rss_mb', process.memoryUsage.rss() / 1048576);
 
