@@ -1,40 +1,84 @@
 /**
  * @module dashboard/routes
- * The page at `/`: for now a server-rendered status page (models, versions, state,
- * reasons, links to the APIs). The monitoring issue replaces it with the charts dashboard.
+ * The monitoring dashboard: `GET /` serves the page (see page.ts), `GET /dashboard/<build>/…`
+ * its scripts, styles and uPlot (see assets.ts). The page is a client of the JSON APIs in
+ * monitoring/routes.ts and talks to no other host (enforced by its Content-Security-Policy).
  */
-import type { FastifyInstance } from 'fastify';
-import type { ModelManager } from '../repository/manager.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ModelManager } from '../repository/manager.js';
+import { loadAssets } from './assets.js';
+import { renderPage } from './page.js';
 
-const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export interface DashboardContext {
+  manager: ModelManager;
+  serverVersion: string;
+  /** Live monitoring is on: /api/models, /api/quality, /api/drift and /api/alerts exist. */
+  monitoring: boolean;
+  /** The decision log is on: /api/predictions and /api/timeseries answer (else 403). */
+  decisionLog: boolean;
+  /** How often the page polls the APIs (ms); default 3000. */
+  refreshIntervalMs?: number;
+}
 
-export function registerDashboardRoutes(app: FastifyInstance, manager: ModelManager, serverVersion: string): void {
+export const DEFAULT_REFRESH_INTERVAL_MS = 3000;
+
+/**
+ * Same-origin only: no CDN, no web fonts, no other host. uPlot styles its elements through
+ * the CSSOM (allowed); inline style attributes are not used.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function commonHeaders(reply: FastifyReply): FastifyReply {
+  return reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+}
+
+export function registerDashboardRoutes(app: FastifyInstance, ctx: DashboardContext): void;
+/** @deprecated The placeholder page's signature, kept until app.ts passes a DashboardContext; remove then. */
+export function registerDashboardRoutes(app: FastifyInstance, manager: ModelManager, serverVersion: string): void;
+export function registerDashboardRoutes(app: FastifyInstance, ctxOrManager: DashboardContext | ModelManager, legacyVersion?: string): void {
+  const ctx: DashboardContext = ctxOrManager instanceof ModelManager
+    ? { manager: ctxOrManager, serverVersion: legacyVersion ?? '', monitoring: app.hasRoute({ method: 'GET', url: '/api/models' }), decisionLog: true }
+    : ctxOrManager;
+  const bundle = loadAssets();
+  const refreshIntervalMs = ctx.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+
   app.get('/', async (_req, reply) => {
-    const rows = manager
-      .index()
-      .map((e) => {
-        const mv = e.state === 'READY' && e.version !== undefined ? manager.readyVersions(e.name).find((v) => String(v.version) === e.version) : undefined;
-        const io = mv === undefined ? '' : `${mv.signature.inputs.map((s) => `${escape(s.name)} ${s.datatype} [${s.shape.join(', ')}]`).join('<br>')}`;
-        const name = escape(e.name);
-        return `<tr><td><a href="/v2/models/${encodeURIComponent(e.name)}">${name}</a></td><td>${escape(e.version ?? '')}</td><td class="${e.state}">${e.state}</td><td>${mv?.signature.maxBatchSize ?? ''}</td><td>${io}</td><td>${escape(e.reason)}</td></tr>`;
-      })
-      .join('\n');
-    const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Berth</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.4rem .8rem;text-align:left;vertical-align:top}
-.READY{color:#137333}.UNAVAILABLE{color:#b3261e}.LOADING,.UNLOADING{color:#9a6700}
-</style></head><body>
-<h1>Berth ${escape(serverVersion)}</h1>
-<p>Models served over the Open Inference Protocol (KServe V2). The monitoring dashboard will replace this page.</p>
-<table><thead><tr><th>Model</th><th>Version</th><th>State</th><th>Max batch</th><th>Inputs</th><th>Reason</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-<p><a href="/v2">/v2</a> · <a href="/v2/health/ready">/v2/health/ready</a> · <a href="/v2/models/stats">/v2/models/stats</a> · <a href="/metrics">/metrics</a></p>
-</body></html>`;
-    return reply.type('text/html; charset=utf-8').send(html);
+    const html = renderPage(bundle.base, {
+      serverVersion: ctx.serverVersion,
+      monitoring: ctx.monitoring,
+      decisionLog: ctx.decisionLog,
+      refreshIntervalMs,
+      models: ctx.manager.index().map((e) => ({ name: e.name, version: e.version ?? null, state: e.state, reason: e.reason })),
+    });
+    return commonHeaders(reply)
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .type('text/html; charset=utf-8')
+      .send(html);
+  });
+
+  // Asset URLs carry the build id, so a response never changes: cache it for a year. A
+  // request for another build (a page from before a restart) gets the current file, uncached.
+  app.get('/dashboard/:build/*', async (req: FastifyRequest<{ Params: { build: string; '*': string } }>, reply) => {
+    const asset = bundle.assets.get(req.params['*']);
+    if (asset === undefined) {
+      return reply.code(404).type('application/json').send(JSON.stringify({ error: `no dashboard file '${req.params['*']}'`, code: 'BERTH_ERR_NOT_FOUND' }));
+    }
+    const current = req.params.build === bundle.build;
+    commonHeaders(reply)
+      .header('etag', asset.etag)
+      .header('cache-control', current ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .type(asset.contentType);
+    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+    return reply.send(asset.body);
   });
 }

@@ -35,9 +35,11 @@ export interface SignalSample {
   labels?: Record<string, string>;
 }
 
-/** Where decision records go (the decision logger): must not block or throw. */
+/** Where decision records go (the decision logger): `log` must not block or throw. */
 export interface DecisionSink {
   log(record: DecisionRecord): void;
+  /** Writes what is buffered (so feedback sent right after a response finds its decision). */
+  flush?(): Promise<void>;
 }
 
 /** The alert engine as the monitor uses it. */
@@ -72,7 +74,10 @@ export interface MonitorOptions {
 
 export interface QualitySnapshot {
   task: Binding['task']['kind'];
+  /** Labelled decisions in the window. */
   labelled: number;
+  /** Set when quality was computed from only the newest this-many of them. */
+  sampled?: number;
   windowMs: number;
   classification?: ClassificationQuality;
   regression?: RegressionQuality;
@@ -102,6 +107,8 @@ interface Pending {
 }
 
 const CONFIDENCE_RING = 2000;
+/** Live quality is computed from at most this many of the newest labelled decisions. */
+const QUALITY_SAMPLE = 10_000;
 
 class VersionMonitor {
   readonly key: string;
@@ -305,6 +312,7 @@ export class Monitor {
     const store = this.#opts.store;
     if (store === undefined) throw new Error('no prediction store is configured');
     this.#flush();
+    await this.#opts.decisions?.flush?.().catch(() => undefined);
     const classes = [...this.#versions.values()].find((v) => v.mv.model === model && v.binding.task.kind === 'classification')?.binding.task as { classes: string[] } | undefined;
     const normalised = items.map((it) => ({ ...it, label: normaliseLabel(it.label, classes?.classes) }));
     const result = await store.attachFeedback(model, normalised);
@@ -408,19 +416,37 @@ export class Monitor {
     };
     if (vm.binding.validatedAccuracy !== undefined) snapshot.validatedAccuracy = vm.binding.validatedAccuracy;
     if (task.kind === 'classification' && snapshot.estimatedFrom > 0) snapshot.estimatedAccuracy = estimatedAccuracy(vm.recentConfidences());
-    if (store !== undefined && task.kind !== 'none' && !vm.qualityRunning) {
-      vm.qualityRunning = true;
-      try {
-        const labelled = await store.queryDecisions({ model: vm.mv.model, version: String(vm.mv.version), since: now - this.#opts.qualityWindowMs, labelled: true, limit: 10_000 });
-        snapshot.labelled = labelled.length;
-        if (task.kind === 'classification') snapshot.classification = classifierQuality(labelled, task);
-        else snapshot.regression = regressionQuality(labelled.map((d) => Number(d.label)), labelled.map((d) => Number(d.prediction?.value)));
-      } catch (err) {
-        this.#opts.log.warn({ model: vm.mv.model, err: messageOf(err) }, 'could not read labelled decisions');
-        if (vm.quality !== undefined) Object.assign(snapshot, { labelled: vm.quality.labelled, classification: vm.quality.classification, regression: vm.quality.regression });
-      } finally {
-        vm.qualityRunning = false;
-      }
+    const carryOver = (): void => {
+      const prev = vm.quality;
+      if (prev === undefined) return;
+      snapshot.labelled = prev.labelled;
+      if (prev.classification !== undefined) snapshot.classification = prev.classification;
+      if (prev.regression !== undefined) snapshot.regression = prev.regression;
+    };
+    if (store === undefined || task.kind === 'none') {
+      vm.quality = snapshot;
+      return;
+    }
+    if (vm.qualityRunning) {
+      // The previous query is still running: keep its figures rather than report none.
+      carryOver();
+      vm.quality = snapshot;
+      return;
+    }
+    vm.qualityRunning = true;
+    try {
+      const where = { model: vm.mv.model, version: String(vm.mv.version), since: now - this.#opts.qualityWindowMs, labelled: true };
+      // Quality from the newest QUALITY_SAMPLE labelled decisions; the count covers the whole window.
+      const [labelled, count] = await Promise.all([store.queryDecisions({ ...where, limit: QUALITY_SAMPLE }), store.countDecisions(where)]);
+      snapshot.labelled = count;
+      if (labelled.length < count) snapshot.sampled = labelled.length;
+      if (task.kind === 'classification') snapshot.classification = classifierQuality(labelled, task);
+      else snapshot.regression = regressionQuality(labelled.map((d) => Number(d.label)), labelled.map((d) => Number(d.prediction?.value)));
+    } catch (err) {
+      this.#opts.log.warn({ model: vm.mv.model, err: messageOf(err) }, 'could not read labelled decisions');
+      carryOver();
+    } finally {
+      vm.qualityRunning = false;
     }
     vm.quality = snapshot;
   }
