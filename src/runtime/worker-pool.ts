@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { BerthError } from '../errors.js';
+import { startWorker } from './start-worker.js';
 import type { FromWorker, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
 
 export interface WorkerPoolOptions {
@@ -52,15 +53,6 @@ function defaultWorkerUrl(): URL {
   // Under tsx (tests, benchmarks) this module is .ts; in the build it is .js.
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   return new URL(`./session-worker${ext}`, import.meta.url);
-}
-
-/**
- * A worker for `url`. From TypeScript sources (tests, benchmarks under tsx) the worker
- * starts through a bootstrap that registers tsx inside the worker thread first.
- */
-function startWorker(url: URL, name: string): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { name });
-  return new Worker(new URL('./dev-worker-bootstrap.mjs', import.meta.url), { name, workerData: { berthWorkerEntry: url.href } });
 }
 
 /** Events: 'sessions-lost' (keys: string[], reason: string) when a worker died. */

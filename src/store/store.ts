@@ -10,11 +10,15 @@
 export interface DecisionRecord {
   /** The inference request id (client's or server-assigned); unique per model. */
   id: string;
-  /** Completion time, ms since the epoch. */
+  /** Completion time, ms since the epoch (stored as an integer: fractions are truncated). */
   time: number;
   model: string;
   version: string;
-  /** Input tensors as V2 JSON tensors ({name, datatype, shape, data}); null when not kept (too large, or the model is configured not to keep inputs). */
+  /**
+   * Input tensors as V2 JSON tensors ({name, datatype, shape, data}); null when not kept (too
+   * large, or the model is configured not to keep inputs). A tensor's `data` may also be a
+   * typed array (BigInt64Array too): the stores write it as a JSON array.
+   */
   inputs: unknown[] | null;
   /** sha256 (hex) of the inputs' canonical bytes: always present, also when inputs are not kept. */
   inputsHash: string;
@@ -56,8 +60,14 @@ export interface DecisionQuery {
   until?: number;
   /** Only decisions with (true) / without (false) feedback. */
   labelled?: boolean;
-  /** Newest first; default 100, at most 10,000. */
+  /** Newest first (time, then id, descending); default 100; larger values are capped at 10,000. */
   limit?: number;
+  /**
+   * false: leave out the tensors (inputs come back null, outputs empty) — for scans that need
+   * only the prediction and the label, such as live quality over thousands of decisions,
+   * where decoding the tensors would be most of the cost. Default true.
+   */
+  payload?: boolean;
 }
 
 export interface TimeSeriesPoint {
@@ -78,7 +88,7 @@ export interface TimeSeriesQuery {
   key?: string;
   since?: number;
   until?: number;
-  /** Oldest first; default 10,000. */
+  /** Oldest first; default 10,000; larger values are capped at 100,000. */
   limit?: number;
 }
 
@@ -89,14 +99,39 @@ export interface RetentionPolicy {
   maxDecisions: number;
 }
 
+/** What writeDecisions did; the three counts add up to the number of records given. */
+export interface WriteResult {
+  /** Records stored by this call. */
+  inserted: number;
+  /** Records already stored as the same decision (same model, id, version, time and inputs hash): a replay, stored once. */
+  alreadyStored: number;
+  /** Records not stored because a different decision with the same (model, id) is stored: a client reused a request id. */
+  conflicts: number;
+}
+
 export interface PredictionStore {
   /** Short name for logs and metrics: 'sqlite' or 'postgres'. */
   readonly kind: string;
-  /** Creates tables/indexes if missing. Idempotent. */
+  /**
+   * Creates tables/indexes if missing. Idempotent and cheap once done (then only a liveness
+   * check), so the logger calls it to probe a store that was down. The other methods call it
+   * themselves when it has not succeeded yet.
+   */
   init(): Promise<void>;
-  /** Writes decisions; idempotent on (model, id) so a replayed spool never duplicates. */
-  writeDecisions(records: readonly DecisionRecord[]): Promise<void>;
-  /** Attaches labels; returns the ids that matched a logged decision and those that did not. Never throws for unknown ids. */
+  /**
+   * Writes decisions in one transaction; idempotent on (model, id) so a replayed spool never
+   * duplicates. Says what happened to each record: a record whose (model, id) is already
+   * stored is either the same decision again (a replay: `alreadyStored`) or a different one
+   * that reused the id (`conflicts`: not stored; the logger counts it as dropped).
+   * Throws BERTH_ERR_STORE_UNAVAILABLE when the store cannot take the batch now (retry later)
+   * and BERTH_ERR_STORE_REJECTED when the content itself is refused (retrying cannot help).
+   */
+  writeDecisions(records: readonly DecisionRecord[]): Promise<WriteResult>;
+  /**
+   * Attaches labels; returns the ids that matched a logged decision and those that did not.
+   * Never throws for unknown ids. A label replaces the stored one unless that one has a later
+   * time (late deliveries do not undo a re-label); labels keep their JSON type.
+   */
   attachFeedback(model: string, items: readonly FeedbackItem[]): Promise<{ attached: string[]; unknown: string[] }>;
   queryDecisions(query: DecisionQuery): Promise<StoredDecision[]>;
   countDecisions(query: Omit<DecisionQuery, 'limit'>): Promise<number>;

@@ -389,11 +389,15 @@ test('V2 endpoints', async (t) => {
     assertError(await getJson(`${u}/v2/models/income/infer`), 404, 'BERTH_ERR_NOT_FOUND');
   });
 
-  await t.test('the status page lists the models', async () => {
+  await t.test('the dashboard page carries the model index in its bootstrap block', async () => {
     const res = await fetch(`${u}/`);
     assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
     const html = await res.text();
-    for (const m of ['income', 'digits', 'arith', 'fixed']) assert.ok(html.includes(`>${m}</a>`), m);
+    const boot = /<script type="application\/json" id="berth-bootstrap">(.*?)<\/script>/s.exec(html);
+    assert.ok(boot?.[1] !== undefined, 'bootstrap block present');
+    const models = (JSON.parse(boot[1]) as { models: { name: string }[] }).models.map((m) => m.name);
+    for (const m of ['income', 'digits', 'arith', 'fixed']) assert.ok(models.includes(m), m);
   });
 
   await t.test('regression: a bad URL escape gets the protocol error body (was fastify\'s, with an FST_ code)', async () => {

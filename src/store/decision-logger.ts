@@ -1,0 +1,515 @@
+/**
+ * @module store/decision-logger
+ * The asynchronous, batching, never-blocking writer the server calls on every inference.
+ * `log(record)` is O(1), never throws and never waits: the record joins a bounded ring
+ * buffer; batches go to the store off the request path. When the store fails or is slower
+ * than `writeTimeoutMs`, batches go to the on-disk spool (spool.ts) instead, the store is
+ * probed with backoff, and once it answers the spool is replayed, oldest first.
+ *
+ *            log() ──▶ ring buffer (bufferSize) ──batch──▶ store.writeDecisions ──▶ logged
+ *                         │                                   │ fails / times out
+ *                         │ full, or store down               ▼
+ *                         └──────────────────────────────▶ spool (fsync'd JSONL) ──replay──▶ replayed
+ *
+ * Every record offered ends in exactly one place, and the stats say which:
+ *
+ *     offered = logged + replayed + dropped(all reasons) + pending + spoolRecords
+ *
+ * (`spoolRecords` counts records spooled by an earlier run too, so with a spool left from
+ * a previous run the right-hand side starts ahead.) A record is dropped only for a reason
+ * that is counted: invalid (malformed record), rejected (the store refused its content),
+ * duplicate_id (a different decision with the same model and id is stored), buffer_full
+ * (memory full while the spool is still busy with a full buffer's worth), spool_full
+ * (spoolMaxBytes reached), spool_error (the disk refused, or a torn line from a crash),
+ * closed (logged after close()).
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { RingBuffer } from '../batching/ring-buffer.js';
+import { BerthError, isBerthError } from '../errors.js';
+import { Spool } from './spool.js';
+import type { DecisionRecord, FeedbackItem, PredictionStore, WriteResult } from './store.js';
+
+export const DROP_REASONS = ['buffer_full', 'spool_full', 'spool_error', 'invalid', 'rejected', 'duplicate_id', 'closed'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export interface DecisionLoggerOptions {
+  /** The data directory; the spool lives in `<dataDir>/spool`. */
+  dataDir: string;
+  /** A partial batch is written at least this often; default 200 ms. */
+  flushIntervalMs?: number;
+  /** Records per store write (and per spool append); default 500. */
+  batchSize?: number;
+  /** Records held in memory before they go to the spool; default 50,000. */
+  bufferSize?: number;
+  /** Spool size cap in bytes; default 1 GiB. */
+  spoolMaxBytes?: number;
+  /** A store write not done by then counts as failed (its batch is spooled); default 5000 ms. */
+  writeTimeoutMs?: number;
+  /** First wait before probing a store that failed; doubles up to retryMaxMs. Default 250 ms. */
+  retryMinMs?: number;
+  /** Default 10,000 ms. */
+  retryMaxMs?: number;
+}
+
+export interface DecisionLogStats {
+  /** log() calls since start. */
+  offered: number;
+  /** Records written to the store straight from memory. */
+  logged: number;
+  /** Records appended to the spool. */
+  spooled: number;
+  /** Records written to the store from the spool. */
+  replayed: number;
+  /** Records lost, by reason: each one counted here and nowhere else. */
+  dropped: Record<DropReason, number>;
+  /** Records in memory: buffered or being written. */
+  pending: number;
+  /** Records in the spool waiting for replay. */
+  spoolRecords: number;
+  /** Bytes of spool files on disk. */
+  spoolBytes: number;
+  /** Whether the last write or probe succeeded. */
+  storeUp: boolean;
+}
+
+export interface DecisionLoggerEvents {
+  /** Every store write: its duration, its record count, whether it succeeded. */
+  write: [seconds: number, records: number, ok: boolean];
+  'store-down': [error: unknown];
+  'store-up': [];
+  /** Records dropped (already counted in stats.dropped); `error` when one caused it. */
+  drop: [reason: DropReason, count: number, error: unknown];
+  /** Something unexpected that lost nothing (e.g. a spool file that could not be deleted). */
+  warning: [error: unknown];
+}
+
+interface Tally {
+  stored: number;
+  conflicts: number;
+  rejected: number;
+}
+
+interface WriteOutcome {
+  tally: Tally;
+  /** Records not written because the store is unavailable (in order). */
+  unwritten: DecisionRecord[];
+  /** Why the store is considered down, when unwritten is not empty. */
+  error?: unknown;
+  /** The last content error, when some records were rejected. */
+  rejectError?: unknown;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1) throw new BerthError('BERTH_ERR_STORE_CONFIG', `decision logger: ${name} must be a positive integer, got ${String(value)}`);
+  return v;
+}
+
+/** Cheap shape check: a record that would fail every write is dropped here, not retried forever. */
+export function isValidRecord(r: unknown): r is DecisionRecord {
+  if (r === null || typeof r !== 'object') return false;
+  const d = r as Record<string, unknown>;
+  return typeof d.id === 'string' && d.id !== '' && typeof d.model === 'string' && d.model !== '' && typeof d.version === 'string'
+    && typeof d.time === 'number' && Number.isFinite(d.time) && (d.inputs === null || Array.isArray(d.inputs))
+    && typeof d.inputsHash === 'string' && Array.isArray(d.outputs) && typeof d.latencyMs === 'number' && Number.isFinite(d.latencyMs)
+    && Number.isInteger(d.batchSize) && typeof d.outcome === 'string' && Array.isArray(d.flags);
+}
+
+export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
+  readonly store: PredictionStore;
+  readonly flushIntervalMs: number;
+  readonly batchSize: number;
+  readonly bufferSize: number;
+  readonly writeTimeoutMs: number;
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  readonly #buffer: RingBuffer<DecisionRecord>;
+  readonly #spool: Spool;
+  #spoolReady: Promise<boolean> | null = null;
+
+  #storeUp = false;
+  #started: Promise<void> | null = null;
+  #closing: Promise<void> | null = null;
+  #closed = false;
+  #pumping: Promise<void> | null = null;
+  #pumpScheduled = false;
+  #flushTimer: NodeJS.Timeout | null = null;
+  #probeTimer: NodeJS.Timeout | null = null;
+  #backoffMs: number;
+
+  /** Batches taken from the buffer and not yet settled (written, spooled or dropped). */
+  readonly #inflight = new Set<Promise<void>>();
+  #inflightRecords = 0;
+  /** Records on their way into the spool: bounds memory when the disk is slower than the traffic. */
+  #spoolQueued = 0;
+  #enqueued = 0;
+  #dequeued = 0;
+  #progressWaiters: (() => void)[] = [];
+
+  #offered = 0;
+  #logged = 0;
+  #spooled = 0;
+  #replayed = 0;
+  readonly #dropped: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+
+  constructor(store: PredictionStore, options: DecisionLoggerOptions) {
+    super();
+    if (typeof options.dataDir !== 'string' || options.dataDir === '') {
+      throw new BerthError('BERTH_ERR_STORE_CONFIG', 'decision logger: dataDir must be a non-empty directory path');
+    }
+    this.store = store;
+    this.flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs, 200);
+    this.batchSize = positiveInt('batchSize', options.batchSize, 500);
+    this.bufferSize = positiveInt('bufferSize', options.bufferSize, 50_000);
+    this.writeTimeoutMs = positiveInt('writeTimeoutMs', options.writeTimeoutMs, 5000);
+    this.#retryMinMs = positiveInt('retryMinMs', options.retryMinMs, 250);
+    this.#retryMaxMs = positiveInt('retryMaxMs', options.retryMaxMs, 10_000);
+    const spoolMaxBytes = positiveInt('spoolMaxBytes', options.spoolMaxBytes, 1024 ** 3);
+    if (this.batchSize > this.bufferSize) {
+      throw new BerthError('BERTH_ERR_STORE_CONFIG', `decision logger: batchSize (${this.batchSize}) must not exceed bufferSize (${this.bufferSize})`);
+    }
+    this.#backoffMs = this.#retryMinMs;
+    this.#buffer = new RingBuffer<DecisionRecord>(this.bufferSize);
+    this.#spool = new Spool(join(options.dataDir, 'spool'), { maxBytes: spoolMaxBytes });
+  }
+
+  /**
+   * Opens the spool (taking over what an earlier run left), tries the store once and starts
+   * the flush timer. Never fails because the store is down: the logger then spools and
+   * probes. Records logged before start() wait in the buffer.
+   */
+  start(): Promise<void> {
+    this.#started ??= (async () => {
+      await this.#openSpool();
+      try {
+        await this.#timed(this.store.init());
+        this.#setUp();
+      } catch (err) {
+        this.#setDown(err);
+      }
+      this.#flushTimer = setInterval(() => this.#tick(), this.flushIntervalMs);
+      this.#flushTimer.unref();
+      if (this.#storeUp) void this.#pump();
+    })();
+    return this.#started;
+  }
+
+  /** Takes a record for the log. O(1); never throws, never waits. */
+  log(record: DecisionRecord): void {
+    this.#offered += 1;
+    try {
+      if (this.#closed) return this.#drop('closed', 1, undefined);
+      if (!isValidRecord(record)) return this.#drop('invalid', 1, undefined);
+      if (this.#buffer.isFull()) {
+        if (this.#spoolQueued >= this.bufferSize) return this.#drop('buffer_full', 1, undefined);
+        void this.#spillBuffer();
+      }
+      this.#buffer.push(record);
+      this.#enqueued += 1;
+      if (this.#buffer.length >= this.batchSize && this.#storeUp) this.#schedulePump();
+    } catch (err) {
+      this.#drop('invalid', 1, err);
+    }
+  }
+
+  get stats(): DecisionLogStats {
+    return {
+      offered: this.#offered,
+      logged: this.#logged,
+      spooled: this.#spooled,
+      replayed: this.#replayed,
+      dropped: { ...this.#dropped },
+      pending: this.#buffer.length + this.#inflightRecords,
+      spoolRecords: this.#spool.records,
+      spoolBytes: this.#spool.bytes,
+      storeUp: this.#storeUp,
+    };
+  }
+
+  /**
+   * Resolves once every record logged before the call is in the store or in the spool (or
+   * counted as dropped). Does not wait for the spool's replay.
+   */
+  async flush(): Promise<void> {
+    const target = this.#enqueued;
+    while (this.#dequeued < target) {
+      if (this.#storeUp && this.#closing === null) void this.#pump();
+      else void this.#spillBuffer();
+      await this.#progress();
+    }
+    await Promise.allSettled([...this.#inflight]);
+  }
+
+  /**
+   * Like store.attachFeedback, but ids not found while decisions are still on their way to
+   * the store (buffered or being written) are tried once more after flush(): feedback may
+   * arrive right after the response, before its decision's batch was written.
+   */
+  async attachFeedback(model: string, items: readonly FeedbackItem[]): Promise<{ attached: string[]; unknown: string[] }> {
+    const first = await this.store.attachFeedback(model, items);
+    if (first.unknown.length === 0 || (this.#buffer.isEmpty() && this.#inflight.size === 0)) return first;
+    await this.flush();
+    const retry = new Set(first.unknown);
+    const second = await this.store.attachFeedback(model, items.filter((i) => retry.has(i.id)));
+    return { attached: [...first.attached, ...second.attached], unknown: second.unknown };
+  }
+
+  /**
+   * Stops taking records (later ones are dropped as 'closed'), writes what is in memory to
+   * the store while it answers and spools the rest, so the next run replays it. Does not
+   * close the store: its owner does, after this.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      if (this.#flushTimer !== null) clearInterval(this.#flushTimer);
+      if (this.#probeTimer !== null) clearTimeout(this.#probeTimer);
+      this.#flushTimer = null;
+      this.#probeTimer = null;
+      await this.#pumping;
+      while (!this.#buffer.isEmpty()) {
+        const batch = this.#take(this.batchSize);
+        await this.#track(this.#storeUp ? this.#writeFromMemory(batch) : this.#spill(batch), batch.length);
+      }
+      await Promise.allSettled([...this.#inflight]);
+      await this.#spool.close().catch((err: unknown) => this.emit('warning', err));
+    })();
+    return this.#closing;
+  }
+
+  // --- internals ---
+
+  #openSpool(): Promise<boolean> {
+    this.#spoolReady ??= this.#spool.open().then(
+      () => true,
+      (err: unknown) => {
+        this.emit('warning', err);
+        return false;
+      },
+    );
+    return this.#spoolReady;
+  }
+
+  #drop(reason: DropReason, count: number, error: unknown): void {
+    if (count <= 0) return;
+    this.#dropped[reason] += count;
+    this.emit('drop', reason, count, error);
+  }
+
+  #tick(): void {
+    if (this.#closing !== null) return;
+    if (this.#storeUp) {
+      if (!this.#buffer.isEmpty() || this.#spool.records > 0) void this.#pump();
+    } else if (!this.#buffer.isEmpty()) {
+      void this.#spillBuffer();
+    }
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    // Not inline: a store write encodes its batch synchronously, which must not happen inside log().
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      if (this.#storeUp && this.#closing === null) void this.#pump();
+    });
+  }
+
+  #pump(): Promise<void> {
+    this.#pumping ??= this.#pumpLoop()
+      .catch((err: unknown) => {
+        this.emit('warning', err);
+      })
+      .finally(() => {
+        this.#pumping = null;
+      });
+    return this.#pumping;
+  }
+
+  /** Memory first (so the buffer does not overflow), then one spool chunk, until both are empty or the store fails. */
+  async #pumpLoop(): Promise<void> {
+    while (this.#storeUp) {
+      let progressed = false;
+      if (!this.#buffer.isEmpty()) {
+        const batch = this.#take(this.batchSize);
+        await this.#track(this.#writeFromMemory(batch), batch.length);
+        progressed = true;
+      }
+      if (this.#storeUp && this.#closing === null && this.#spool.records > 0) {
+        progressed = (await this.#replayChunk()) || progressed;
+      }
+      if (!progressed) return;
+    }
+  }
+
+  #take(n: number): DecisionRecord[] {
+    const batch: DecisionRecord[] = [];
+    while (batch.length < n) {
+      const r = this.#buffer.shift();
+      if (r === undefined) break;
+      batch.push(r);
+    }
+    this.#dequeued += batch.length;
+    this.#notify();
+    return batch;
+  }
+
+  #track(work: Promise<void>, records: number): Promise<void> {
+    this.#inflightRecords += records;
+    const p = work.finally(() => {
+      this.#inflightRecords -= records;
+      this.#inflight.delete(p);
+      this.#notify();
+    });
+    this.#inflight.add(p);
+    return p;
+  }
+
+  #notify(): void {
+    const waiters = this.#progressWaiters;
+    this.#progressWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** The next take or settle, or a short timeout (a safety net, not the mechanism). */
+  #progress(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 50);
+      this.#progressWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #spillBuffer(): Promise<void> {
+    const batch = this.#take(this.#buffer.length);
+    if (batch.length === 0) return Promise.resolve();
+    return this.#track(this.#spill(batch), batch.length);
+  }
+
+  /**
+   * Appends to the spool (fsync'd per batchSize); what it cannot take is dropped and counted.
+   * Spills reach the spool in call order: each awaits the same memoized open() promise, whose
+   * continuations run in the order they were registered, then queues one append.
+   */
+  async #spill(records: readonly DecisionRecord[]): Promise<void> {
+    this.#spoolQueued += records.length;
+    try {
+      if (!(await this.#openSpool())) return this.#drop('spool_error', records.length, new Error(`the spool directory ${this.#spool.dir} cannot be opened`));
+      const r = await this.#spool.append(records, this.batchSize);
+      this.#spooled += r.written;
+      this.#drop('spool_full', r.refused, undefined);
+      this.#drop('spool_error', r.failed, r.error);
+    } finally {
+      this.#spoolQueued -= records.length;
+    }
+  }
+
+  async #writeFromMemory(batch: DecisionRecord[]): Promise<void> {
+    const out = await this.#write(batch);
+    this.#logged += out.tally.stored;
+    this.#drop('duplicate_id', out.tally.conflicts, undefined);
+    this.#drop('rejected', out.tally.rejected, out.rejectError);
+    if (out.unwritten.length > 0) {
+      this.#setDown(out.error);
+      await this.#spill(out.unwritten);
+    }
+  }
+
+  /** Replays one spool chunk; false when there was nothing to do or the store failed. */
+  async #replayChunk(): Promise<boolean> {
+    if (!(await this.#openSpool())) return false;
+    const chunk = await this.#spool.peek(this.batchSize);
+    if (chunk.records.length === 0 && chunk.corrupt === 0) return false;
+    const out = await this.#write(chunk.records);
+    if (out.unwritten.length > 0) {
+      // Nothing of the chunk is counted: it stays in the spool and is replayed whole later
+      // (records already written then come back as alreadyStored, counted once).
+      this.#setDown(out.error);
+      return false;
+    }
+    await this.#spool.commit().catch((err: unknown) => this.emit('warning', err));
+    this.#replayed += out.tally.stored;
+    this.#drop('duplicate_id', out.tally.conflicts, undefined);
+    this.#drop('rejected', out.tally.rejected, out.rejectError);
+    this.#drop('spool_error', chunk.corrupt, new Error('a spool line could not be parsed (torn write)'));
+    return true;
+  }
+
+  /**
+   * One batch to the store. A content error (BERTH_ERR_STORE_REJECTED) is narrowed down by
+   * halving until the refused records are found, so one bad record never holds back the others.
+   */
+  async #write(batch: DecisionRecord[]): Promise<WriteOutcome> {
+    const tally: Tally = { stored: 0, conflicts: 0, rejected: 0 };
+    if (batch.length === 0) return { tally, unwritten: [] };
+    const t0 = performance.now();
+    let result: WriteResult;
+    try {
+      result = await this.#timed(this.store.writeDecisions(batch));
+    } catch (err) {
+      this.emit('write', (performance.now() - t0) / 1000, batch.length, false);
+      if (!isBerthError(err, 'BERTH_ERR_STORE_REJECTED')) return { tally, unwritten: batch, error: err };
+      if (batch.length === 1) return { tally: { ...tally, rejected: 1 }, unwritten: [], rejectError: err };
+      const mid = batch.length >> 1;
+      const left = await this.#write(batch.slice(0, mid));
+      if (left.unwritten.length > 0) return { ...left, unwritten: [...left.unwritten, ...batch.slice(mid)] };
+      const right = await this.#write(batch.slice(mid));
+      const sum: Tally = {
+        stored: left.tally.stored + right.tally.stored,
+        conflicts: left.tally.conflicts + right.tally.conflicts,
+        rejected: left.tally.rejected + right.tally.rejected,
+      };
+      return { ...right, tally: sum, rejectError: right.rejectError ?? left.rejectError };
+    }
+    this.emit('write', (performance.now() - t0) / 1000, batch.length, true);
+    tally.stored = result.inserted + result.alreadyStored;
+    tally.conflicts = result.conflicts;
+    return { tally, unwritten: [] };
+  }
+
+  #timed<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => undefined); // a failure after the timeout has nobody waiting for it
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BerthError('BERTH_ERR_STORE_UNAVAILABLE', `the ${this.store.kind} store did not answer within writeTimeoutMs (${this.writeTimeoutMs} ms)`)), this.writeTimeoutMs);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #setUp(): void {
+    this.#backoffMs = this.#retryMinMs;
+    if (this.#storeUp) return;
+    this.#storeUp = true;
+    this.emit('store-up');
+  }
+
+  #setDown(error: unknown): void {
+    if (this.#storeUp) {
+      this.#storeUp = false;
+      this.emit('store-down', error);
+    }
+    this.#scheduleProbe();
+  }
+
+  #scheduleProbe(): void {
+    if (this.#probeTimer !== null || this.#closed) return;
+    const delay = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#retryMaxMs);
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = null;
+      if (this.#closed) return;
+      this.#timed(Promise.resolve().then(() => this.store.init())).then(
+        () => {
+          if (this.#closed) return;
+          this.#setUp();
+          void this.#pump();
+        },
+        () => this.#scheduleProbe(),
+      );
+    }, delay);
+    this.#probeTimer.unref();
+  }
+}

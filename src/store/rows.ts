@@ -1,0 +1,281 @@
+/**
+ * @module store/rows
+ * What both store implementations share: records ↔ column values, tensors to JSON (typed
+ * arrays included), query and feedback validation, and telling a replay from a reused id.
+ * Keeping it in one place is what makes the SQLite and PostgreSQL stores answer alike.
+ */
+import { BerthError } from '../errors.js';
+import type { DecisionQuery, DecisionRecord, FeedbackItem, StoredDecision, TimeSeriesPoint, TimeSeriesQuery, WriteResult } from './store.js';
+
+/** The schema version both stores create; a database with a higher one is refused. */
+export const SCHEMA_VERSION = 1;
+
+export const DEFAULT_DECISION_LIMIT = 100;
+export const MAX_DECISION_LIMIT = 10_000;
+export const DEFAULT_POINT_LIMIT = 10_000;
+export const MAX_POINT_LIMIT = 100_000;
+/** Rows deleted per statement by retention, so a large purge never holds a lock for long. */
+export const RETENTION_CHUNK = 5_000;
+
+/** The decisions columns, in insert order. */
+export const DECISION_COLUMNS = [
+  'model', 'id', 'time', 'version', 'inputs', 'inputs_hash', 'outputs', 'latency_ms',
+  'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value',
+] as const;
+
+/** One decision as column values; JSON columns hold JSON text. */
+export interface DecisionRow {
+  model: string;
+  id: string;
+  time: number;
+  version: string;
+  inputs: string | null;
+  inputs_hash: string;
+  outputs: string;
+  latency_ms: number;
+  batch_size: number;
+  outcome: string;
+  flags: string;
+  pred_label: string | null;
+  pred_score: number | null;
+  pred_value: number | null;
+}
+
+/** Integer milliseconds: both databases keep time as a 64-bit integer. */
+export function timeMs(t: number): number {
+  return Math.trunc(t);
+}
+
+function plainData(data: ArrayBufferView): unknown[] {
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    // Exact as a number when it fits, else as a decimal string (JSON has no 64-bit integers).
+    return Array.from(data as Iterable<bigint>, (v) => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : String(v)));
+  }
+  return Array.from(data as unknown as ArrayLike<number>);
+}
+
+function isTypedArray(v: unknown): v is ArrayBufferView {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
+/**
+ * Tensors with every typed-array `data` replaced by a plain array, so JSON.stringify writes
+ * a JSON array (it would write a Float32Array as an object). The input array itself when no
+ * tensor needs it, so the common case allocates nothing.
+ */
+export function plainTensors(tensors: readonly unknown[]): readonly unknown[] {
+  let out: unknown[] | null = null;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
+    if (t !== null && typeof t === 'object' && isTypedArray((t as { data?: unknown }).data)) {
+      out ??= tensors.slice();
+      out[i] = { ...(t as object), data: plainData((t as { data: ArrayBufferView }).data) };
+    }
+  }
+  return out ?? tensors;
+}
+
+export function tensorsJson(tensors: readonly unknown[]): string {
+  return JSON.stringify(plainTensors(tensors));
+}
+
+/** The record as one JSON value (the spool's line format), typed arrays written as arrays. */
+export function recordJson(r: DecisionRecord): string {
+  return JSON.stringify({ ...r, inputs: r.inputs === null ? null : plainTensors(r.inputs), outputs: plainTensors(r.outputs) });
+}
+
+export function labelJson(label: string | number | undefined): string | null {
+  return label === undefined ? null : JSON.stringify(label);
+}
+
+export function toRow(r: DecisionRecord): DecisionRow {
+  const p = r.prediction;
+  return {
+    model: r.model,
+    id: r.id,
+    time: timeMs(r.time),
+    version: r.version,
+    inputs: r.inputs === null ? null : tensorsJson(r.inputs),
+    inputs_hash: r.inputsHash,
+    outputs: tensorsJson(r.outputs),
+    latency_ms: r.latencyMs,
+    batch_size: r.batchSize,
+    outcome: r.outcome,
+    flags: JSON.stringify(r.flags),
+    pred_label: labelJson(p?.label),
+    pred_score: p?.score ?? null,
+    pred_value: p?.value ?? null,
+  };
+}
+
+/** The identity of a stored decision: equal for a replay of the same decision, different for a reused id. */
+export interface DecisionIdentity {
+  version: string;
+  time: number;
+  inputs_hash: string;
+}
+
+export function sameDecision(stored: DecisionIdentity, r: DecisionRecord): boolean {
+  return stored.version === r.version && Number(stored.time) === timeMs(r.time) && stored.inputs_hash === r.inputsHash;
+}
+
+export function emptyWriteResult(): WriteResult {
+  return { inserted: 0, alreadyStored: 0, conflicts: 0 };
+}
+
+/** A row read back; JSON columns arrive as text (SQLite) or already parsed (PostgreSQL jsonb). */
+export interface ReadRow {
+  model: string;
+  id: string;
+  time: number | string;
+  version: string;
+  inputs: unknown;
+  inputs_hash: string;
+  outputs: unknown;
+  latency_ms: number;
+  batch_size: number;
+  outcome: string;
+  flags: unknown;
+  pred_label: unknown;
+  pred_score: number | null;
+  pred_value: number | null;
+  label: unknown;
+  label_time: number | string | null;
+}
+
+export function fromRow(row: ReadRow, parseJson: boolean): StoredDecision {
+  const json = parseJson ? (v: unknown) => (v === null ? null : JSON.parse(v as string) as unknown) : (v: unknown) => v;
+  const d: StoredDecision = {
+    id: row.id,
+    time: Number(row.time),
+    model: row.model,
+    version: row.version,
+    inputs: json(row.inputs) as unknown[] | null,
+    inputsHash: row.inputs_hash,
+    outputs: json(row.outputs) as unknown[],
+    latencyMs: row.latency_ms,
+    batchSize: row.batch_size,
+    outcome: row.outcome,
+    flags: json(row.flags) as string[],
+  };
+  const predLabel = json(row.pred_label) as string | number | null;
+  if (predLabel !== null || row.pred_score !== null || row.pred_value !== null) {
+    const prediction: NonNullable<DecisionRecord['prediction']> = {};
+    if (predLabel !== null) prediction.label = predLabel;
+    if (row.pred_score !== null) prediction.score = row.pred_score;
+    if (row.pred_value !== null) prediction.value = row.pred_value;
+    d.prediction = prediction;
+  }
+  const label = json(row.label) as string | number | null;
+  if (label !== null) d.label = label;
+  if (row.label_time !== null) d.labelTime = Number(row.label_time);
+  return d;
+}
+
+/** A point value as stored: SQLite turns NaN into NULL, so NULL reads back as NaN. */
+export function pointFromRow(row: { time: number | string; metric: string; model: string; version: string; key: string; value: number | null }): TimeSeriesPoint {
+  return { time: Number(row.time), metric: row.metric, model: row.model, version: row.version, key: row.key, value: row.value ?? Number.NaN };
+}
+
+function invalid(message: string): BerthError {
+  return new BerthError('BERTH_ERR_STORE_INVALID_QUERY', message);
+}
+
+function checkLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isInteger(limit) || limit < 1) throw invalid(`limit: expected a positive integer, got ${String(limit)}`);
+  return Math.min(limit, max);
+}
+
+function checkTime(name: string, t: number | undefined): void {
+  if (t !== undefined && !Number.isFinite(t)) throw invalid(`${name}: expected a time in ms since the epoch, got ${String(t)}`);
+}
+
+export function checkDecisionQuery(q: DecisionQuery): number {
+  checkTime('since', q.since);
+  checkTime('until', q.until);
+  return checkLimit(q.limit, DEFAULT_DECISION_LIMIT, MAX_DECISION_LIMIT);
+}
+
+export function checkPointQuery(q: TimeSeriesQuery): number {
+  checkTime('since', q.since);
+  checkTime('until', q.until);
+  return checkLimit(q.limit, DEFAULT_POINT_LIMIT, MAX_POINT_LIMIT);
+}
+
+export function checkPoints(points: readonly TimeSeriesPoint[]): void {
+  points.forEach((p, i) => {
+    if (!Number.isFinite(p.time)) throw invalid(`point ${i}: time must be a finite number, got ${String(p.time)}`);
+    for (const k of ['metric', 'model', 'version', 'key'] as const) {
+      if (typeof p[k] !== 'string') throw invalid(`point ${i}: ${k} must be a string`);
+    }
+    if (typeof p.value !== 'number') throw invalid(`point ${i}: value must be a number`);
+  });
+}
+
+/** A feedback item ready to write: the newest label per id. */
+export interface FeedbackRow {
+  id: string;
+  label: string;
+  time: number;
+}
+
+/**
+ * Validates feedback and keeps one item per id: the one with the latest time (the later
+ * item on a tie), which is also what the stores keep across calls.
+ */
+export function checkFeedback(items: readonly FeedbackItem[], now: number): FeedbackRow[] {
+  const byId = new Map<string, FeedbackRow>();
+  items.forEach((item, i) => {
+    if (typeof item.id !== 'string' || item.id === '') throw invalid(`feedback ${i}: id must be a non-empty string`);
+    const ok = typeof item.label === 'string' || (typeof item.label === 'number' && Number.isFinite(item.label));
+    if (!ok) throw invalid(`feedback ${i} (id '${item.id}'): label must be a finite number or a string, got ${JSON.stringify(item.label) ?? String(item.label)}`);
+    if (item.time !== undefined && !Number.isFinite(item.time)) throw invalid(`feedback ${i} (id '${item.id}'): time must be ms since the epoch`);
+    const row = { id: item.id, label: JSON.stringify(item.label), time: timeMs(item.time ?? now) };
+    const prev = byId.get(item.id);
+    if (prev === undefined || row.time >= prev.time) byId.set(item.id, row);
+  });
+  return [...byId.values()];
+}
+
+/** The select list of a decision query: every column, or all but the tensors (`payload: false`). */
+export function decisionColumns(q: DecisionQuery, emptyInputs: string, emptyOutputs: string): string {
+  if (q.payload !== false) return '*';
+  const rest = ['model', 'id', 'time', 'version', 'inputs_hash', 'latency_ms', 'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value', 'label', 'label_time'];
+  return `${rest.join(', ')}, ${emptyInputs} AS inputs, ${emptyOutputs} AS outputs`;
+}
+
+/** WHERE clause for a decision query; `ph(i)` renders the i-th (1-based) placeholder. */
+export function decisionWhere(q: Omit<DecisionQuery, 'limit'>, ph: (i: number) => string): { sql: string; params: unknown[] } {
+  const terms: string[] = [];
+  const params: unknown[] = [];
+  const add = (term: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    terms.push(term(ph(params.length)));
+  };
+  if (q.model !== undefined) add((p) => `model = ${p}`, q.model);
+  if (q.version !== undefined) add((p) => `version = ${p}`, q.version);
+  if (q.id !== undefined) add((p) => `id = ${p}`, q.id);
+  if (q.outcome !== undefined) add((p) => `outcome = ${p}`, q.outcome);
+  if (q.since !== undefined) add((p) => `time >= ${p}`, Math.ceil(q.since));
+  if (q.until !== undefined) add((p) => `time < ${p}`, Math.ceil(q.until));
+  if (q.labelled === true) terms.push('label IS NOT NULL');
+  if (q.labelled === false) terms.push('label IS NULL');
+  return { sql: terms.length > 0 ? `WHERE ${terms.join(' AND ')}` : '', params };
+}
+
+export function pointWhere(q: TimeSeriesQuery, ph: (i: number) => string): { sql: string; params: unknown[] } {
+  const terms: string[] = [];
+  const params: unknown[] = [];
+  const add = (term: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    terms.push(term(ph(params.length)));
+  };
+  if (q.model !== undefined) add((p) => `model = ${p}`, q.model);
+  if (q.version !== undefined) add((p) => `version = ${p}`, q.version);
+  if (q.metric !== undefined) add((p) => `metric = ${p}`, q.metric);
+  if (q.key !== undefined) add((p) => `key = ${p}`, q.key);
+  if (q.since !== undefined) add((p) => `time >= ${p}`, Math.ceil(q.since));
+  if (q.until !== undefined) add((p) => `time < ${p}`, Math.ceil(q.until));
+  return { sql: terms.length > 0 ? `WHERE ${terms.join(' AND ')}` : '', params };
+}
