@@ -28,6 +28,9 @@ interface ServeFlags {
   pollIntervalMs?: number;
   logLevel?: string;
   repositoryApi?: boolean;
+  dataDir?: string;
+  storeUrl?: string;
+  decisionLog?: boolean;
 }
 
 export function flagsToConfig(f: ServeFlags): Record<string, unknown> {
@@ -41,6 +44,11 @@ export function flagsToConfig(f: ServeFlags): Record<string, unknown> {
   if (f.repositoryApi === false) repository.api = { enabled: false };
   if (f.workers !== undefined) out.runtime = { workers: f.workers };
   if (f.logLevel !== undefined) out.logging = { level: f.logLevel };
+  const store: Record<string, unknown> = {};
+  if (f.dataDir !== undefined) store.dataDir = f.dataDir;
+  if (f.storeUrl !== undefined) store.url = f.storeUrl;
+  if (f.decisionLog === false) store.enabled = false;
+  if (Object.keys(store).length > 0) out.store = store;
   return out;
 }
 
@@ -94,6 +102,9 @@ export function registerServeCommand(program: Command): void {
       return v;
     })
     .option('--no-repository-api', 'switch off the repository load/unload endpoints')
+    .option('--data-dir <dir>', 'data directory: the SQLite decision log and the spool (default ./berth-data)')
+    .option('--store-url <url>', 'decision store: postgres://user:pass@host:port/db[?schema=name] or sqlite:///path.db (default SQLite in --data-dir)')
+    .option('--no-decision-log', 'do not log decisions (no feedback, live accuracy or /api/predictions)')
     .action(async (flags: ServeFlags) => {
       try {
         await serve(flags);

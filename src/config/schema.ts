@@ -8,6 +8,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { ModelDefaultsSchema } from '../repository/model-config.js';
 import { AlertingSchema } from '../monitoring/alerts/config.js';
 import { LOG_LEVELS } from '../logging/logger.js';
+import { StoreConfigSchema } from '../store/config.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -59,6 +60,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     alerting: AlertingSchema,
+    store: StoreConfigSchema,
     logging: Type.Object(
       {
         level: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level; debug logs one line per request.' }),
@@ -83,4 +85,6 @@ export const ENV_VARS: Record<string, { path: string[]; type: 'string' | 'intege
   BERTH_REPOSITORY_TOKEN: { path: ['repository', 'api', 'token'], type: 'string' },
   BERTH_WORKERS: { path: ['runtime', 'workers'], type: 'integer' },
   BERTH_LOG_LEVEL: { path: ['logging', 'level'], type: 'string' },
+  BERTH_DATA_DIR: { path: ['store', 'dataDir'], type: 'string' },
+  BERTH_STORE_URL: { path: ['store', 'url'], type: 'string' },
 };

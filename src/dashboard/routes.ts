@@ -5,7 +5,7 @@
  * monitoring/routes.ts and talks to no other host (enforced by its Content-Security-Policy).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ModelManager } from '../repository/manager.js';
+import type { ModelManager } from '../repository/manager.js';
 import { loadAssets } from './assets.js';
 import { renderPage } from './page.js';
 
@@ -41,13 +41,7 @@ function commonHeaders(reply: FastifyReply): FastifyReply {
   return reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
 }
 
-export function registerDashboardRoutes(app: FastifyInstance, ctx: DashboardContext): void;
-/** @deprecated The placeholder page's signature, kept until app.ts passes a DashboardContext; remove then. */
-export function registerDashboardRoutes(app: FastifyInstance, manager: ModelManager, serverVersion: string): void;
-export function registerDashboardRoutes(app: FastifyInstance, ctxOrManager: DashboardContext | ModelManager, legacyVersion?: string): void {
-  const ctx: DashboardContext = ctxOrManager instanceof ModelManager
-    ? { manager: ctxOrManager, serverVersion: legacyVersion ?? '', monitoring: app.hasRoute({ method: 'GET', url: '/api/models' }), decisionLog: true }
-    : ctxOrManager;
+export function registerDashboardRoutes(app: FastifyInstance, ctx: DashboardContext): void {
   const bundle = loadAssets();
   const refreshIntervalMs = ctx.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
 

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerAlertMetrics, type AlertMetrics } from '../monitoring/alerts/metrics.js';
+import { DecisionLogMetrics } from '../store/metrics.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -179,6 +180,8 @@ export class ServerMetrics {
 
   /** The alert engine's metrics (berth_alerts, berth_alert_notifications_total). */
   readonly alerts: AlertMetrics = registerAlertMetrics(this.registry);
+  /** The decision log's metrics (berth_decisions_*); bound to the logger when there is one. */
+  readonly decisionLog = new DecisionLogMetrics(this.registry);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -8,7 +8,6 @@
  * labelled decisions (and a confidence-based estimate before labels arrive), drift — exports
  * them as Prometheus gauges, stores them as time series, and hands them to the alert engine.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DriftAccumulator } from '../drift/accumulator.js';
@@ -18,6 +17,7 @@ import { messageOf } from '../errors.js';
 import type { ModelVersion } from '../inference/model-version.js';
 import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
 import type { Logger } from '../logging/logger.js';
+import { inputsForLog } from '../store/hash.js';
 import type { DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, TimeSeriesPoint } from '../store/store.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
 import type { MonitoringMetrics } from './metrics.js';
@@ -165,17 +165,13 @@ class VersionMonitor {
   }
 }
 
-/** V2 JSON form of a tensor for the decision log (bigints as numbers, typed arrays as arrays). */
-function jsonTensor(t: Tensor): { name: string; datatype: string; shape: number[]; data: unknown[] } {
-  const d = t.data;
-  const data: unknown[] = Array.isArray(d) ? d : typeof (d as BigInt64Array)[0] === 'bigint' ? Array.from(d as BigInt64Array, Number) : Array.from(d as Float32Array);
-  return { name: t.name, datatype: t.datatype, shape: t.shape, data };
-}
-
-function tensorBytes(ts: readonly Tensor[]): number {
-  let n = 0;
-  for (const t of ts) n += Array.isArray(t.data) ? t.data.reduce((a, s) => a + s.length, 0) : t.data.byteLength;
-  return n;
+/**
+ * A tensor as the decision log keeps it: typed-array data copied to its own compact buffer
+ * (results are often views into a whole batch's output, and the SQLite store posts records
+ * to its worker thread, which would clone the entire underlying buffer).
+ */
+function logTensor(t: Tensor): { name: string; datatype: string; shape: number[]; data: unknown } {
+  return { name: t.name, datatype: t.datatype, shape: t.shape, data: Array.isArray(t.data) ? t.data : t.data.slice() };
 }
 
 export class Monitor {
@@ -285,15 +281,18 @@ export class Monitor {
       for (const row of rowsFor(vm.columns, vm.binding, request.inputs, result.outputs, rows)) vm.accumulator.add(row);
     }
     if (this.#opts.decisions !== undefined) {
-      const keep = (mv.settings.monitoring.keepInputs ?? this.#opts.keepInputs) && tensorBytes(request.inputs) <= this.#opts.maxInputBytes;
+      const { inputs, inputsHash } = inputsForLog(request.inputs, {
+        keepInputs: mv.settings.monitoring.keepInputs ?? this.#opts.keepInputs,
+        maxInputBytes: this.#opts.maxInputBytes,
+      });
       const record: DecisionRecord = {
         id: request.id,
         time: it.time,
         model: mv.model,
         version: String(mv.version),
-        inputs: keep ? request.inputs.map(jsonTensor) : null,
-        inputsHash: hashTensors(request.inputs),
-        outputs: result.outputs.map(jsonTensor),
+        inputs: inputs === null ? null : request.inputs.map(logTensor),
+        inputsHash,
+        outputs: result.outputs.map(logTensor),
         latencyMs: it.latencyMs,
         batchSize: result.executedBatchSize,
         outcome: 'success',
@@ -513,13 +512,3 @@ function classifierQuality(decisions: readonly StoredDecision[], task: Extract<B
   return classificationQuality(labels, predicted, scores.every(Number.isFinite) ? { positive, scores } : { positive });
 }
 
-/** sha256 over the tensors' names, datatypes, shapes and raw data bytes. */
-export function hashTensors(ts: readonly Tensor[]): string {
-  const h = createHash('sha256');
-  for (const t of ts) {
-    h.update(`${t.name}\0${t.datatype}\0${t.shape.join(',')}\0`);
-    if (Array.isArray(t.data)) for (const s of t.data) h.update(`${s.length}:${s}`);
-    else h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  return h.digest('hex');
-}

@@ -23,6 +23,10 @@ import { registerMonitoringRoutes } from '../monitoring/routes.js';
 import { ModelManager } from '../repository/manager.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
 import { BUILTIN_DEFAULTS } from '../repository/model-config.js';
+import { loggerOptionsFor, retentionPolicyFor, storeTargetFor } from '../store/config.js';
+import { createStore } from '../store/create-store.js';
+import { DecisionLogger } from '../store/decision-logger.js';
+import { RetentionTask } from '../store/retention.js';
 import { clientErrorHandler, errorHandler } from './http-errors.js';
 
 export const SERVER_NAME = 'berth';
@@ -39,6 +43,8 @@ export interface AppDeps {
 export interface BerthApp {
   http: FastifyInstance;
   monitor: Monitor | undefined;
+  /** The decision log (off when monitoring or the store is switched off). */
+  decisionLog: DecisionLogger | undefined;
   manager: ModelManager;
   pool: WorkerPool;
   metrics: ServerMetrics;
@@ -72,8 +78,40 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
         ...(config.alerting.externalUrl === undefined ? {} : { externalUrl: config.alerting.externalUrl }),
       })
     : undefined;
+  // The decision log: a store (SQLite in the data directory unless a URL names another),
+  // written through a logger that batches off the request path and spools when it is down.
+  const storeConfig = config.store;
+  const store = mon.enabled && storeConfig.enabled ? createStore(storeTargetFor(storeConfig)) : undefined;
+  const decisionLog = store === undefined ? undefined : new DecisionLogger(store, loggerOptionsFor(storeConfig));
+  if (decisionLog !== undefined) {
+    metrics.decisionLog.bind(decisionLog);
+    decisionLog.on('store-down', (err) => logger.warn({ store: store?.kind, err: messageOf(err) }, 'decision store unavailable; decisions are spooled to disk and replayed when it answers'));
+    decisionLog.on('store-up', () => logger.info({ store: store?.kind }, 'decision store available'));
+    // Drops can come one per request under overload: one line per reason per 10 s, with the count since the last.
+    const dropsSinceLine = new Map<string, { count: number; at: number }>();
+    decisionLog.on('drop', (reason, count, err) => {
+      const d = dropsSinceLine.get(reason) ?? { count: 0, at: 0 };
+      d.count += count;
+      dropsSinceLine.set(reason, d);
+      if (Date.now() - d.at < 10_000) return;
+      logger.error({ reason, count: d.count, ...(err === undefined ? {} : { err: messageOf(err) }) }, 'decisions dropped from the log (counted in berth_decisions_dropped_total)');
+      d.count = 0;
+      d.at = Date.now();
+    });
+    decisionLog.on('warning', (err) => logger.warn({ err: messageOf(err) }, 'decision log'));
+  }
+  const retention = store === undefined ? undefined : new RetentionTask(store, {
+    policy: retentionPolicyFor(storeConfig),
+    intervalMs: storeConfig.retention.intervalMinutes * 60_000,
+    onRun: ({ deleted, error, durationMs }) => {
+      if (error !== undefined) logger.warn({ err: messageOf(error) }, 'decision log retention failed; retrying at the next interval');
+      else if (deleted > 0) logger.info({ deleted, ms: Math.round(durationMs) }, 'decision log retention');
+    },
+  });
   const monitor = mon.enabled
     ? new Monitor({
+        store,
+        decisions: decisionLog,
         alerts,
         log: logger,
         metrics: new MonitoringMetrics(metrics),
@@ -155,11 +193,14 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     ...(monitor === undefined ? {} : { monitor }),
   });
   if (monitor !== undefined) {
-    registerMonitoringRoutes(http, { manager, monitor, store: undefined, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });
+    registerMonitoringRoutes(http, { manager, monitor, store, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });
     monitor.start();
   }
   http.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  registerDashboardRoutes(http, manager, SERVER_VERSION);
+  registerDashboardRoutes(http, { manager, serverVersion: SERVER_VERSION, monitoring: monitor !== undefined, decisionLog: decisionLog !== undefined });
+
+  // Never fails because the store is down: the logger spools and keeps probing.
+  const logStarted = decisionLog?.start().then(() => retention?.start());
 
   const modelsLoaded = manager.start().then(
     () => {
@@ -175,7 +216,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
 
   let closing: Promise<void> | undefined;
   return {
-    http, manager, pool, metrics, config, modelsLoaded, monitor,
+    http, manager, pool, metrics, config, modelsLoaded, monitor, decisionLog,
     async listen() {
       return http.listen({ host: config.server.host, port: config.server.port });
     },
@@ -183,6 +224,11 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       closing ??= (async () => {
         await http.close();
         monitor?.close();
+        // Decisions still in memory go to the store, or to the spool for the next run.
+        await logStarted?.catch(() => undefined);
+        await retention?.stop();
+        await decisionLog?.close();
+        await store?.close();
         await alerts?.flush();
         await alerts?.close();
         await manager.close();

@@ -18,8 +18,6 @@ export const StoreConfigSchema = Type.Object(
       description: 'Where decisions are stored: postgres://user:pass@host:port/db[?schema=name] for a PostgreSQL store shared by several replicas, or sqlite:///abs/path.db. Default: SQLite at <dataDir>/decisions.db.',
     })),
     dataDir: Type.String({ minLength: 1, default: './berth-data', description: 'Data directory (--data-dir): the SQLite store and the spool of decisions waiting for a store that is down.' }),
-    keepInputs: Type.Boolean({ default: true, description: 'Keep request inputs in the decision log (else only their sha256).' }),
-    maxInputBytes: Type.Integer({ minimum: 0, default: 65536, description: 'Inputs larger than this (raw tensor bytes) are logged as a hash only.' }),
     retention: Type.Object(
       {
         maxAgeDays: Type.Number({ minimum: 0, default: 30, description: 'Delete decisions and time series older than this (0 = keep).' }),

@@ -65,6 +65,14 @@ class ByteWriter {
 
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Typed arrays whose memory is exactly the canonical encoding of the datatype. */
+const CANONICAL_ARRAY: Record<string, new (n: number) => ArrayBufferView> = {
+  FP32: Float32Array, FP64: Float64Array, INT8: Int8Array, UINT8: Uint8Array, INT16: Int16Array,
+  UINT16: Uint16Array, INT32: Int32Array, UINT32: Uint32Array, INT64: BigInt64Array, UINT64: BigUint64Array,
+  FP16: Uint16Array, BF16: Uint16Array,
+};
 
 /** IEEE 754 half from a number, round to nearest even (what ONNX Runtime stores for FP16). */
 export function halfBits(value: number): number {
@@ -164,6 +172,14 @@ export function canonicalBytes(tensors: readonly unknown[]): Buffer {
     const dims = Array.isArray(shape) ? shape : [];
     w.u32(dims.length);
     for (const d of dims) w.num(8, (view, o) => view.setFloat64(o, toNumber(d), true));
+    // A typed array already in the datatype's canonical encoding is copied as bytes: the
+    // server's tensors always are, and this is the per-request cost of logging.
+    if (LITTLE_ENDIAN && ArrayBuffer.isView(data) && CANONICAL_ARRAY[dt] !== undefined && data instanceof CANONICAL_ARRAY[dt]) {
+      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      w.u32(bytes.length / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+      w.bytes(bytes);
+      continue;
+    }
     // FP16/BF16 held in a Uint16Array (as ONNX Runtime does) are raw bits already.
     const rawHalf = data instanceof Uint16Array && (dt === 'FP16' || dt === 'BF16');
     const flat: unknown[] = [];

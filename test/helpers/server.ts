@@ -76,6 +76,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     runtime: { workers: 2 },
     logging: { level: 'silent' },
   };
+  // The decision log goes to a temporary data directory unless the test names one.
+  const ownDataDir = (options.config?.store as { dataDir?: string } | undefined)?.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'berth-data-')) : undefined;
+  if (ownDataDir !== undefined) base.store = { dataDir: ownDataDir };
   const flags = mergeDeep(base, options.config ?? {});
   const config: Readonly<BerthConfig> = loadConfig({ env: {}, flags });
   const pool = options.workerUrl === undefined ? undefined : new WorkerPool({ size: config.runtime.workers ?? 2, workerUrl: options.workerUrl });
@@ -90,6 +93,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       await app.close();
       await pool?.close();
       if (options.repo === undefined) rmSync(repo, { recursive: true, force: true });
+      if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true });
     },
   };
 }

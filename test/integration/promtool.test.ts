@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { buildApp } from '../../src/server/app.js';
 import { EXAMPLES, makeRepository, postJson } from '../helpers/server.js';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 // Lint findings promtool reports on prom-client's default Node.js metrics (gauges named
 // *_total by prom-client); the issue allows filtering these. Parse errors are never filtered.
@@ -14,11 +15,13 @@ const ALLOWED_LINT = /^nodejs_[a-z_]+_total non-counter metrics should not have 
 
 test('a live /metrics scrape passes promtool check metrics (Prometheus\' own parser and linter)', async (t) => {
   const repo = makeRepository([{ name: 'income', file: join(EXAMPLES, 'income/1/model.onnx') }]);
-  const config = loadConfig({ env: {}, flags: { server: { host: '127.0.0.1', port: 0 }, repository: { path: repo, pollIntervalMs: 0 }, runtime: { workers: 1 } } });
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-data-'));
+  const config = loadConfig({ env: {}, flags: { server: { host: '127.0.0.1', port: 0 }, repository: { path: repo, pollIntervalMs: 0 }, runtime: { workers: 1 }, store: { dataDir } } });
   const app = buildApp(config, { logger: silentLogger(), defaultMetrics: true });
   t.after(async () => {
     await app.close();
     rmSync(repo, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
   });
   const url = await app.listen();
   await app.modelsLoaded;

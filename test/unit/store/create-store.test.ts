@@ -46,8 +46,6 @@ test('the store config: defaults, and what they turn into', () => {
   assert.deepEqual(config, {
     enabled: true,
     dataDir: './berth-data',
-    keepInputs: true,
-    maxInputBytes: 65536,
     retention: { maxAgeDays: 30, maxDecisions: 0, intervalMinutes: 10 },
     logger: { flushIntervalMs: 200, batchSize: 500, bufferSize: 50_000, spoolMaxBytes: 1024 ** 3, writeTimeoutMs: 5000 },
   });
