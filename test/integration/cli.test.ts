@@ -3,7 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import Database from 'better-sqlite3';
 import { EXAMPLES, ROOT, makeRepository } from '../helpers/server.js';
 
 const MAIN = join(ROOT, 'src/cli/main.ts');
@@ -24,10 +26,14 @@ test('berth serve: bad flags and a missing repository exit 2 with a message nami
   assert.match(unknown.stderr, /unknown option '--frobnicate'/);
 });
 
-test('berth serve: starts, serves a model, and stops cleanly on SIGTERM', async (t) => {
+test('berth serve: starts, serves a model, and stops cleanly on SIGTERM with the decision in --data-dir', async (t) => {
   const repo = makeRepository([{ name: 'income', file: join(EXAMPLES, 'income/1/model.onnx') }]);
-  t.after(() => rmSync(repo, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--repository', repo, '--host', '127.0.0.1', '--port', '0', '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-data-'));
+  t.after(() => {
+    rmSync(repo, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--repository', repo, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   const address = await new Promise<string>((resolve, reject) => {
@@ -47,11 +53,16 @@ test('berth serve: starts, serves a model, and stops cleanly on SIGTERM', async 
     if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(ready, 200);
-  const res = await fetch(`${address}/v2/models/income/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 91], data: new Array(91).fill(0) }] }) });
+  const res = await fetch(`${address}/v2/models/income/infer`, { method: 'POST', body: JSON.stringify({ id: 'cli-decision-1', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 91], data: new Array(91).fill(0) }] }) });
   assert.equal(res.status, 200);
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
+  // Shutdown writes what the logger still held: the decision is in the SQLite file of --data-dir.
+  const db = new Database(join(dataDir, 'decisions.db'), { readonly: true });
+  t.after(() => db.close());
+  const row = db.prepare('SELECT model, version FROM decisions WHERE id = ?').get('cli-decision-1');
+  assert.deepEqual({ ...(row as object) }, { model: 'income', version: '1' });
   assert.match(out, /"msg":"model version loaded"/);
   assert.match(out, /"msg":"shutting down"/);
 });
