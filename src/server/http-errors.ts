@@ -36,7 +36,9 @@ export function errorHandler(logger: Logger) {
     if (e.status >= 500 && e.code !== 'BERTH_ERR_QUEUE_FULL' && e.code !== 'BERTH_ERR_MODEL_NOT_READY' && e.code !== 'BERTH_ERR_SHUTTING_DOWN') {
       logger.error({ reqId: request.id, url: request.url, code: e.code, err: e.cause ?? e }, e.message);
     }
-    reply.code(e.status).headers(e.headers).type('application/json').send(JSON.stringify({ error: e.message, code: e.code }));
+    // Every 503 says when to come back (a store that is down: a few seconds).
+    const headers = e.status === 503 && !Object.keys(e.headers).some((h) => h.toLowerCase() === 'retry-after') ? { ...e.headers, 'Retry-After': '5' } : e.headers;
+    reply.code(e.status).headers(headers).type('application/json').send(JSON.stringify({ error: e.message, code: e.code }));
   };
 }
 
