@@ -54,6 +54,8 @@ interface Options {
   serverSrc: string | undefined;
   compareSrc: string | undefined;
   protocol: 'json' | 'binary';
+  /** Also run a batching-on server with the decision log switched off. */
+  decisionLogOff: boolean;
   out: string;
 }
 
@@ -119,12 +121,14 @@ function parseOptions(argv: string[]): Options {
     })
     .option('--server-src <dir>', 'experiment: build the server from this copy of src/ (A/B a change without touching the tree)')
     .option('--compare-src <dir>', 'experiment: also run a batching-on server built from this copy of src/ ("[B]"), interleaved with the others')
+    .option('--no-decision-log-comparison', 'skip the batching-on server without decision log (the logging on ÷ off ratio)')
     .option('--out <dir>', 'where to write the JSON (default bench/results)');
   program.parse(argv);
   const f = program.opts<{
     seconds?: number; warmup?: number; models?: string[]; concurrency?: number[]; batches?: number[]; rawRepeatMs?: number;
     loadgen?: 'wrk' | 'node'; maxBatchSize?: number; maxQueueDelayMs?: number; intraOpThreads?: number; profile?: boolean; profileModel?: string; profileConcurrency?: number; profileOnly?: boolean;
     noiseThreshold?: number; waitBudget?: number; serverSrc?: string; compareSrc?: string; protocol?: 'json' | 'binary'; out?: string;
+    decisionLogComparison?: boolean;
   }>();
   const seconds = Math.max(1, Math.round(f.seconds ?? envNumber('BENCH_SECONDS') ?? 5));
   const models = f.models ?? MODEL_NAMES;
@@ -148,6 +152,7 @@ function parseOptions(argv: string[]): Options {
     waitBudgetS: f.waitBudget ?? 60,
     serverSrc: f.serverSrc === undefined ? undefined : resolve(f.serverSrc),
     protocol: f.protocol ?? 'json',
+    decisionLogOff: f.decisionLogComparison !== false,
     compareSrc: f.compareSrc === undefined ? undefined : resolve(f.compareSrc),
     out: resolve(f.out ?? join(ROOT, 'bench/results')),
   };
@@ -255,10 +260,13 @@ async function benchModelHttp(model: BenchModel, env: Env): Promise<Row[]> {
   try {
     const servers: { mode: Exclude<Mode, 'raw' | 'worker'>; child: StartedChild }[] = [];
     let sample: SampleResponse | undefined;
-    const modes = o.compareSrc === undefined ? (['server-off', 'server-on'] as const) : (['server-off', 'server-on', 'server-on-b'] as const);
+    const modes: Exclude<Mode, 'raw' | 'worker' | 'floor'>[] = ['server-off', 'server-on'];
+    if (o.decisionLogOff) modes.push('server-nolog');
+    if (o.compareSrc !== undefined) modes.push('server-on-b');
     for (const mode of modes) {
       const repo = makeRepository(scratch, model, berthYaml(o, mode !== 'server-off'), mode);
-      const child = await startChild(SERVER_MAIN, serverArgs(o, repo, mode === 'server-on-b' ? o.compareSrc : o.serverSrc), { cwd: ROOT });
+      const args = serverArgs(o, repo, mode === 'server-on-b' ? o.compareSrc : o.serverSrc);
+      const child = await startChild(SERVER_MAIN, mode === 'server-nolog' ? [...args, '--no-decision-log'] : args, { cwd: ROOT });
       started.push(child);
       sample = await sanity(`${child.ready.split(' ')[0]!}/v2/models/${model.name}/infer`, req);
       servers.push({ mode, child });
@@ -382,7 +390,7 @@ async function main(): Promise<void> {
     `Berth serving benchmark — ${startedAt.toISOString()}`,
     `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}; Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}; commit ${machine.commit}`,
     `load generator: ${machine.loadGenerator}; ${o.protocol === 'json' ? 'JSON requests' : 'binary requests (raw FP32 body, binary outputs)'} of one row; ${o.warmup} s warm-up + ${o.seconds} s measured per HTTP cell; raw ORT: 5 × ${o.rawRepeatMs} ms per batch size (median)`,
-    `server${o.serverSrc === undefined ? '' : ` (from ${o.serverSrc})`}${o.compareSrc === undefined ? '' : `, [B] = batching on from ${o.compareSrc}`}: one process each, runtime.workers default, 1 session instance, maxBatchSize ${o.maxBatchSize}, batching on = {enabled: true, maxQueueDelayMs: ${o.maxQueueDelayMs}}, off = {enabled: false}; session options: ${o.intraOpThreads === undefined ? 'ORT defaults' : `intraOpNumThreads ${o.intraOpThreads}`}`,
+    `server${o.serverSrc === undefined ? '' : ` (from ${o.serverSrc})`}${o.compareSrc === undefined ? '' : `, [B] = batching on from ${o.compareSrc}`}: one process each, runtime.workers default, 1 session instance, maxBatchSize ${o.maxBatchSize}, batching on = {enabled: true, maxQueueDelayMs: ${o.maxQueueDelayMs}}, off = {enabled: false}; decision log and monitoring on (SQLite in a temp dir) except "on, no decision log"; session options: ${o.intraOpThreads === undefined ? 'ORT defaults' : `intraOpNumThreads ${o.intraOpThreads}`}`,
     `load average at start: ${machine.loadAverageAtStart.join(', ')}`,
   ];
   process.stderr.write(`${header.join('\n')}\n`);
@@ -405,7 +413,7 @@ async function main(): Promise<void> {
     if (models.length > 0) process.stderr.write('over HTTP:\n');
     for (const m of models) rows.push(...(await benchModelHttp(m, env)));
 
-    const order: Mode[] = ['raw', 'worker', 'floor', 'server-off', 'server-on', 'server-on-b'];
+    const order: Mode[] = ['raw', 'worker', 'floor', 'server-off', 'server-on', 'server-nolog', 'server-on-b'];
     rows.sort((a, b) => o.models.indexOf(a.model) - o.models.indexOf(b.model) || order.indexOf(a.mode) - order.indexOf(b.mode) || a.level - b.level);
     const ratioList = ratios(rows, { models, concurrency: o.concurrency, batches: o.batches });
 

@@ -64,11 +64,12 @@ export function loadModel(root: string, name: string): BenchModel {
   const rowLength = known.rowShape.reduce((a, b) => a * b, 1);
   if (input.data.length < rowLength) throw new Error(`examples/requests/${name}.json: input '${known.input}' has fewer than ${rowLength} values`);
   const values = input.data.slice(0, rowLength);
+  // No "id": every request gets a unique server-assigned one, as the decision log needs
+  // (one id sent 100,000 times would be one decision and 99,999 conflicts).
   const body = JSON.stringify({
-    id: request.id ?? `${name}-bench`,
     inputs: [{ name: known.input, shape: [1, ...known.rowShape], datatype: 'FP32', data: values }],
   });
-    const row = Float32Array.from(values);
+  const row = Float32Array.from(values);
   const binaryBody = Buffer.from(row.buffer, row.byteOffset, row.byteLength);
   return { name, file, input: known.input, rowShape: known.rowShape, row, body, binaryBody, computeBound: known.computeBound, description: known.description };
 }

@@ -7,7 +7,7 @@
 import type { CpuUse } from './proc-stat.js';
 import type { ServerWindow } from './metrics-scrape.js';
 
-export type Mode = 'raw' | 'worker' | 'floor' | 'server-off' | 'server-on' | 'server-on-b';
+export type Mode = 'raw' | 'worker' | 'floor' | 'server-off' | 'server-on' | 'server-nolog' | 'server-on-b';
 
 /** Modes measured in process, call after call, at a batch size (the rest are HTTP at a concurrency). */
 export function isInProcess(mode: Mode): boolean {
@@ -20,6 +20,7 @@ export const MODE_LABEL: Record<Mode, string> = {
   floor: 'HTTP floor',
   'server-off': 'batching off',
   'server-on': 'batching on',
+  'server-nolog': 'on, no decision log',
   'server-on-b': 'batching on [B]',
 };
 
@@ -87,6 +88,11 @@ export function ratios(rows: Row[], o: RatioInputs): Ratio[] {
       out.push(withAim({ model: m.name, name: `batching on ÷ off, c=${c}`, value: div(on(c), off(c)), unit: '×' }, '≥', 3, m.computeBound && c === cMax));
     }
     for (const c of o.concurrency) out.push({ model: m.name, name: `batching on ÷ HTTP floor, c=${c}`, value: div(on(c), floor(c)), unit: '×' });
+    // What logging every decision (SQLite, the default store) and live monitoring cost in throughput.
+    for (const c of o.concurrency) {
+      const nolog = find(rows, m.name, 'server-nolog', c);
+      if (nolog !== undefined) out.push(withAim({ model: m.name, name: `decision log on ÷ off (batching on), c=${c}`, value: div(on(c), nolog), unit: '×' }, '≥', 0.95, c === cMax));
+    }
     for (const c of o.concurrency) out.push({ model: m.name, name: `batching off ÷ HTTP floor, c=${c}`, value: div(off(c), floor(c)), unit: '×' });
     for (const c of o.concurrency) {
       const b = find(rows, m.name, 'server-on-b', c);

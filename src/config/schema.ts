@@ -54,6 +54,7 @@ export const ConfigSchema = Type.Object(
         latencyWindowSeconds: Type.Integer({ minimum: 1, default: 300, description: 'Window of the latency percentiles and error rate.' }),
         driftWindowSeconds: Type.Integer({ minimum: 1, default: 60, description: 'A live drift window closes after this long…' }),
         driftMinRows: Type.Integer({ minimum: 1, default: 200, description: '…once it holds this many rows.' }),
+        driftMaxRowsPerSecond: Type.Integer({ minimum: 1, default: 1000, description: 'Above this many rows a second per model version, drift windows take a uniform random sample of the rows (the share is in /api/drift as sampleRate): drift costs CPU per row, and its tests need thousands of rows per window, not every one.' }),
         keepInputs: Type.Boolean({ default: true, description: 'Keep request inputs in the decision log (else only a hash); a model\'s monitoring.keepInputs overrides.' }),
         maxInputBytes: Type.Integer({ minimum: 0, default: 65536, description: 'Inputs larger than this are logged as a hash only.' }),
       },

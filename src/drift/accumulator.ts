@@ -120,7 +120,7 @@ export class DriftAccumulator {
    * strings/null. Equivalent to adding the rows one by one (the same report), only faster:
    * the PCA detector scores the rows in blocks.
    */
-  addColumns(columns: Readonly<Record<string, ArrayLike<number> | readonly (string | null | undefined)[]>>): void {
+  addColumns(columns: Readonly<Record<string, ArrayLike<number> | readonly unknown[]>>): void {
     let length = -1;
     const arrays = this.names.map((name) => {
       const a = columns[name];

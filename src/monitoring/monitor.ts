@@ -22,7 +22,7 @@ import type { DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, Tim
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
 import type { MonitoringMetrics } from './metrics.js';
 import { classificationQuality, estimatedAccuracy, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
-import { REFERENCE_PROFILE_FILE, rowsFor } from './reference.js';
+import { columnsFor, REFERENCE_PROFILE_FILE } from './reference.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
 
 export type SignalName = 'accuracy' | 'accuracy_drop' | 'latency_p95_ms' | 'error_rate' | 'memory_mb' | 'drift' | 'queue_saturation';
@@ -66,6 +66,14 @@ export interface MonitorOptions {
   driftWindowMs: number;
   /** …once they hold at least this many rows. */
   driftMinRows: number;
+  /**
+   * Above this many rows a second (per version), the drift window takes a uniform random
+   * sample of them (each row with probability limit ÷ the previous second's rows): the tests
+   * need thousands of rows per window, not every row, and drift costs CPU per row.
+   */
+  driftMaxRowsPerSecond?: number;
+  /** Random numbers in [0, 1) for that sample; default Math.random (tests pass a seeded one). */
+  random?: () => number;
   /** Keep request inputs in the decision log (else only their hash). */
   keepInputs: boolean;
   /** Inputs larger than this (bytes of tensor data) are logged as a hash only. */
@@ -94,8 +102,12 @@ export interface DriftSnapshot {
   /** The last closed window's report. */
   report?: DriftReport;
   windowEnd?: number;
-  /** Rows in the window being filled now. */
+  /** Rows in the window being filled now (sampled rows, when sampling). */
   currentRows: number;
+  /** Rows served in the window being filled now; more than currentRows when the window samples. */
+  currentServedRows: number;
+  /** Share of the served rows the last closed window kept (1 = all). */
+  sampleRate?: number;
 }
 
 interface Pending {
@@ -120,7 +132,13 @@ class VersionMonitor {
   accumulator: DriftAccumulator | undefined;
   driftReason: string | undefined;
   driftStart: number;
-  lastDrift: { report: DriftReport; at: number } | undefined;
+  lastDrift: { report: DriftReport; at: number; servedRows: number } | undefined;
+  /** Rows served since the drift window started (sampled or not). */
+  driftServedRows = 0;
+  /** Rows served in the current and in the previous second (the sampling probability's denominator). */
+  secondStart = 0;
+  rowsThisSecond = 0;
+  rowsLastSecond = 0;
   quality: QualitySnapshot | undefined;
   qualityRunning = false;
   logged = 0;
@@ -177,6 +195,7 @@ function logTensor(t: Tensor): { name: string; datatype: string; shape: number[]
 export class Monitor {
   readonly #opts: MonitorOptions;
   readonly #clock: { now(): number };
+  readonly #random: () => number;
   readonly #versions = new Map<string, VersionMonitor>();
   #pending: Pending[] = [];
   #flushScheduled = false;
@@ -186,6 +205,7 @@ export class Monitor {
   constructor(options: MonitorOptions) {
     this.#opts = options;
     this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#random = options.random ?? Math.random;
   }
 
   start(): void {
@@ -242,14 +262,45 @@ export class Monitor {
     const items = this.#pending;
     if (items.length === 0) return;
     this.#pending = [];
+    // Drift rows are fed per version and by column, once per flush (see columnsFor).
+    const drift = new Map<VersionMonitor, { inputs: readonly Tensor[]; outputs: readonly Tensor[]; rows: number }[]>();
     for (const it of items) {
       const vm = this.#monitorOf(it.mv);
       try {
         this.#process(it, vm);
+        if (vm?.accumulator !== undefined && it.request.batchSize > 0 && this.#sampleForDrift(vm, it.time, it.request.batchSize)) {
+          const list = drift.get(vm) ?? [];
+          list.push({ inputs: it.request.inputs, outputs: it.result.outputs, rows: it.request.batchSize });
+          drift.set(vm, list);
+        }
       } catch (err) {
         this.#opts.log.error({ model: it.mv.model, version: it.mv.version, id: it.request.id, err: messageOf(err) }, 'monitoring could not process a decision');
       }
     }
+    for (const [vm, list] of drift) {
+      try {
+        vm.accumulator?.addColumns(columnsFor(vm.columns, vm.binding, list));
+      } catch (err) {
+        this.#opts.log.error({ model: vm.mv.model, version: vm.mv.version, err: messageOf(err) }, 'monitoring could not add rows to the drift window');
+      }
+    }
+  }
+
+  /** Whether a request's rows go into the drift window (see driftMaxRowsPerSecond). */
+  #sampleForDrift(vm: VersionMonitor, time: number, rows: number): boolean {
+    vm.driftServedRows += rows;
+    const limit = this.#opts.driftMaxRowsPerSecond;
+    if (limit === undefined) return true;
+    const second = Math.floor(time / 1000);
+    if (second !== vm.secondStart) {
+      vm.rowsLastSecond = second === vm.secondStart + 1 ? vm.rowsThisSecond : 0;
+      vm.rowsThisSecond = 0;
+      vm.secondStart = second;
+    }
+    vm.rowsThisSecond += rows;
+    // One probability for the whole second, from the previous second's rows, so the sample
+    // is uniform within each second (the first second of a burst is kept whole).
+    return vm.rowsLastSecond <= limit || this.#random() < limit / vm.rowsLastSecond;
   }
 
   #process(it: Pending, vm: VersionMonitor | undefined): void {
@@ -276,9 +327,6 @@ export class Monitor {
     } else if (binding.task.kind === 'regression' && rows === 1) {
       const out = result.outputs.find((o) => o.name === (binding.task as { valueOutput: string }).valueOutput);
       if (out !== undefined) prediction = { value: Number(out.data[0]) };
-    }
-    if (vm?.accumulator !== undefined) {
-      for (const row of rowsFor(vm.columns, vm.binding, request.inputs, result.outputs, rows)) vm.accumulator.add(row);
     }
     if (this.#opts.decisions !== undefined) {
       const { inputs, inputsHash } = inputsForLog(request.inputs, {
@@ -399,12 +447,13 @@ export class Monitor {
     if (acc === undefined) return;
     if (now - vm.driftStart < this.#opts.driftWindowMs || acc.rows < this.#opts.driftMinRows) return;
     try {
-      vm.lastDrift = { report: acc.evaluate(), at: now };
+      vm.lastDrift = { report: acc.evaluate(), at: now, servedRows: vm.driftServedRows };
     } catch (err) {
       this.#opts.log.error({ model: vm.mv.model, version: vm.mv.version, err: messageOf(err) }, 'drift evaluation failed');
     }
     acc.reset();
     vm.driftStart = now;
+    vm.driftServedRows = 0;
   }
 
   async #updateQuality(vm: VersionMonitor, now: number): Promise<void> {
@@ -463,11 +512,12 @@ export class Monitor {
   drift(model: string, version: string): DriftSnapshot | undefined {
     const vm = this.#versions.get(`${model}/${version}`);
     if (vm === undefined) return undefined;
-    const snap: DriftSnapshot = { enabled: vm.accumulator !== undefined, currentRows: vm.accumulator?.rows ?? 0 };
+    const snap: DriftSnapshot = { enabled: vm.accumulator !== undefined, currentRows: vm.accumulator?.rows ?? 0, currentServedRows: vm.driftServedRows };
     if (vm.driftReason !== undefined) snap.reason = vm.driftReason;
     if (vm.lastDrift !== undefined) {
       snap.report = vm.lastDrift.report;
       snap.windowEnd = vm.lastDrift.at;
+      snap.sampleRate = vm.lastDrift.servedRows > 0 ? vm.lastDrift.report.current.rows / vm.lastDrift.servedRows : 1;
     }
     return snap;
   }

@@ -60,6 +60,56 @@ export function rowsFor(columns: readonly DriftColumn[], binding: Binding, input
   return out;
 }
 
+/**
+ * The same values as rowsFor, for many requests at once and by column: numeric columns as
+ * Float64Arrays (NaN = missing), categorical ones as arrays. What the live monitor feeds
+ * DriftAccumulator.addColumns with: no object per row, and the PCA detector scores in blocks.
+ */
+export function columnsFor(
+  columns: readonly DriftColumn[],
+  binding: Binding,
+  items: readonly { inputs: readonly Tensor[]; outputs: readonly Tensor[]; rows: number }[],
+): Record<string, Float64Array | unknown[]> {
+  let total = 0;
+  for (const it of items) total += it.rows;
+  const out: Record<string, Float64Array | unknown[]> = {};
+  const arrays = columns.map((c) => {
+    const a = c.type === 'numeric' ? new Float64Array(total).fill(Number.NaN) : new Array<unknown>(total).fill(null);
+    out[c.name] = a;
+    return a;
+  });
+  const task = binding.task;
+  let base = 0;
+  for (const it of items) {
+    const tensors = new Map<string, Tensor>();
+    for (const t of it.inputs) tensors.set(t.name, t);
+    for (const t of it.outputs) tensors.set(t.name, t);
+    const scores = task.kind === 'classification' ? tensors.get(task.scoreOutput) : undefined;
+    columns.forEach((c, j) => {
+      const a = arrays[j]!;
+      if (c.source.kind === 'predicted') {
+        if (task.kind !== 'classification' || scores === undefined) return;
+        const w = scores.data.length / it.rows;
+        for (let r = 0; r < it.rows; r++) {
+          let best = 0;
+          for (let k = 1; k < w; k++) if (Number(scores.data[r * w + k]) > Number(scores.data[r * w + best])) best = k;
+          a[base + r] = task.classes[best];
+        }
+        return;
+      }
+      const t = tensors.get(c.source.tensor);
+      if (t === undefined) return;
+      const w = t.data.length / it.rows;
+      for (let r = 0; r < it.rows; r++) {
+        const v = t.data[r * w + c.source.index];
+        a[base + r] = typeof v === 'bigint' ? Number(v) : v;
+      }
+    });
+    base += it.rows;
+  }
+  return out;
+}
+
 export interface ReferenceData {
   /** Float32 rows for the model's single input: [count, width]. */
   features: Float32Array;

@@ -121,6 +121,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
         latencyWindowMs: mon.latencyWindowSeconds * 1000,
         driftWindowMs: mon.driftWindowSeconds * 1000,
         driftMinRows: mon.driftMinRows,
+        driftMaxRowsPerSecond: mon.driftMaxRowsPerSecond,
         keepInputs: mon.keepInputs,
         maxInputBytes: mon.maxInputBytes,
       })

@@ -67,8 +67,10 @@ const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Typed arrays whose memory is exactly the canonical encoding of the datatype. */
-const CANONICAL_ARRAY: Record<string, new (n: number) => ArrayBufferView> = {
+type TypedArrayClass = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => ArrayBufferView & { readonly length: number };
+
+/** Typed arrays whose memory is exactly the canonical (little-endian) encoding of the datatype. */
+const CANONICAL_ARRAY: Record<string, TypedArrayClass> = {
   FP32: Float32Array, FP64: Float64Array, INT8: Int8Array, UINT8: Uint8Array, INT16: Int16Array,
   UINT16: Uint16Array, INT32: Int32Array, UINT32: Uint32Array, INT64: BigInt64Array, UINT64: BigUint64Array,
   FP16: Uint16Array, BF16: Uint16Array,
@@ -156,6 +158,15 @@ export function hashInputs(tensors: readonly unknown[]): string {
   return createHash('sha256').update(canonicalBytes(tensors)).digest('hex');
 }
 
+/**
+ * The typed-array class whose memory is the datatype's canonical encoding (Float32Array for
+ * FP32, BigInt64Array for INT64, Uint16Array for FP16 bits, …); undefined for BOOL, BYTES
+ * and on a big-endian machine.
+ */
+export function canonicalArrayOf(datatype: string): TypedArrayClass | undefined {
+  return LITTLE_ENDIAN ? CANONICAL_ARRAY[datatype] : undefined;
+}
+
 /** The canonical byte form that hashInputs hashes; its length is the tensors' raw size. */
 export function canonicalBytes(tensors: readonly unknown[]): Buffer {
   const w = new ByteWriter();
@@ -174,7 +185,7 @@ export function canonicalBytes(tensors: readonly unknown[]): Buffer {
     for (const d of dims) w.num(8, (view, o) => view.setFloat64(o, toNumber(d), true));
     // A typed array already in the datatype's canonical encoding is copied as bytes: the
     // server's tensors always are, and this is the per-request cost of logging.
-    if (LITTLE_ENDIAN && ArrayBuffer.isView(data) && CANONICAL_ARRAY[dt] !== undefined && data instanceof CANONICAL_ARRAY[dt]) {
+    if (canonicalArrayOf(dt) !== undefined && data instanceof canonicalArrayOf(dt)!) {
       const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       w.u32(bytes.length / (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
       w.bytes(bytes);

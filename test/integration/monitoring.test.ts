@@ -253,3 +253,32 @@ test('live monitoring end to end: feedback, accuracy, the decision log API, drif
   const listed = (await getJson(`${u}/api/alerts`)).json.alerts.map((a: { labels: { alertname: string } }) => a.labels.alertname);
   assert.ok(listed.includes('AccuracyDrop') && listed.includes('DataDrift'), listed.join(', '));
 });
+
+test('above driftMaxRowsPerSecond the drift window keeps a sample of the rows, and still finds the drift', { timeout: 60_000 }, async (t) => {
+  const rows = readIncomeRows(ROOT);
+  const repo = mkdtempSync(join(tmpdir(), 'berth-monitoring-repo-'));
+  cpSync(join(EXAMPLES, 'income'), join(repo, 'income'), { recursive: true });
+  const server = await startServer({
+    repo,
+    config: { monitoring: { evaluationIntervalMs: 3_600_000, driftWindowSeconds: 1, driftMinRows: 50, driftMaxRowsPerSecond: 40 } },
+  });
+  t.after(async () => {
+    await server.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+  // Shifted traffic for 3 s, several hundred rows a second.
+  let served = 0;
+  const end = Date.now() + 3000;
+  while (Date.now() < end) {
+    await infer(server, rows, `s${served}`, served % 10_000, 50, (row) => { row[0] = row[0]! + 1.2; });
+    served += 50;
+  }
+  await server.app.monitor!.tick(); // folds in what is pending (the window is older than 1 s)
+  const snap = (await getJson(`${server.url}/api/drift?model=income`)).json.drift;
+  const kept = snap.report.current.rows as number;
+  assert.ok(served > 300, `${served} rows served`);
+  // The first second is kept whole (no rate known yet), later ones about 40 rows each.
+  assert.ok(kept < served / 2 && kept >= 50, `kept ${kept} of ${served}`);
+  assert.ok(Math.abs(snap.sampleRate - kept / served) < 1e-9 && snap.sampleRate < 1);
+  assert.deepEqual(snap.report.verdict.driftedFeatures, ['age']);
+});

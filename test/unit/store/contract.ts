@@ -86,6 +86,38 @@ export function storeContract(name: string, open: OpenStore): void {
       assert.equal('prediction' in (got4 ?? {}), false);
     });
 
+    test('typed arrays the server holds read back as the values they stand for (stored as base64 bytes)', async (t) => {
+      const store = await open(t);
+      // A view at an odd byte offset into a larger buffer, float32 values that print long as
+      // doubles, an int64 beyond 2^53 (read back as a decimal string), FP16 bits, uint8 for BOOL
+      // (not the canonical form of BOOL: written as a JSON array).
+      const backing = new ArrayBuffer(4 * 8);
+      const f32 = new Float32Array(backing, 4, 3);
+      f32.set([0.1, -1 / 3, 3.4e38]);
+      const tensors = [
+        { name: 'f', datatype: 'FP32', shape: [3], data: f32 },
+        { name: 'd', datatype: 'FP64', shape: [2], data: new Float64Array([Math.PI, -0]) },
+        { name: 'i', datatype: 'INT64', shape: [2], data: new BigInt64Array([2n ** 60n + 1n, -5n]) },
+        { name: 'h', datatype: 'FP16', shape: [2], data: new Uint16Array([0x3c00, 0xc000]) },
+        { name: 'u', datatype: 'UINT8', shape: [2], data: new Uint8Array([0, 255]) },
+        { name: 'b', datatype: 'BOOL', shape: [2], data: new Uint8Array([1, 0]) },
+        { name: 'x', datatype: 'FP32', shape: [1], data: new Float64Array([0.25]) },
+      ];
+      await store.writeDecisions([decision(5, { inputs: tensors, outputs: tensors.slice(0, 2) })]);
+      const [got] = await store.queryDecisions({ id: 'req-5' });
+      const expected = [
+        { name: 'f', datatype: 'FP32', shape: [3], data: Array.from(f32) },
+        { name: 'd', datatype: 'FP64', shape: [2], data: [Math.PI, -0] }, // the bytes keep the sign of zero (a JSON array would not)
+        { name: 'i', datatype: 'INT64', shape: [2], data: [String(2n ** 60n + 1n), -5] },
+        { name: 'h', datatype: 'FP16', shape: [2], data: [0x3c00, 0xc000] },
+        { name: 'u', datatype: 'UINT8', shape: [2], data: [0, 255] },
+        { name: 'b', datatype: 'BOOL', shape: [2], data: [1, 0] },
+        { name: 'x', datatype: 'FP32', shape: [1], data: [0.25] },
+      ];
+      assert.deepEqual(got?.inputs, expected);
+      assert.deepEqual(got?.outputs, expected.slice(0, 2));
+    });
+
     test('time is stored as integer milliseconds', async (t) => {
       const store = await open(t);
       await store.writeDecisions([decision(1, { time: T0 + 0.9 })]);
