@@ -5,7 +5,8 @@
  * encoded with the model's preprocessing.json); after `--shift-after` seconds the traffic
  * shifts (people get older, self-employment replaces private employment, and the world's
  * labels drift away from what the model learned) while delayed ground truth keeps
- * arriving, so drift, an accuracy drop and the alerts show within a couple of minutes.
+ * arriving, so drift, an accuracy drop and the alerts show within a couple of minutes
+ * (`npm run demo` against `npm start`, whose examples/berth.config.yaml sets the timings).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,14 +86,37 @@ async function demo(f: DemoFlags): Promise<void> {
   let failed = 0;
   let labelled = 0;
   let unknown = 0;
+  let failedFeedback = 0;
   let lastReport = 0;
+  let announcedShift = false;
+  const inFlight = new Set<Promise<void>>();
+  const track = (p: Promise<void>): void => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
   const intervalMs = 1000 / f.rate;
+  const sendFeedback = (batch: { id: string; label: string }[]): Promise<void> =>
+    post(`${base}/v2/models/${f.model}/feedback`, { feedback: batch }).then(
+      (res) => {
+        // 404 when some ids are unknown: the others are still attached and counted in the body.
+        const body = res.json as { attached?: number; unknown?: string[] };
+        labelled += body.attached ?? 0;
+        unknown += body.unknown?.length ?? 0;
+      },
+      () => {
+        failedFeedback += batch.length;
+      },
+    );
   process.stdout.write(`berth demo: ${f.rate} requests/s to ${base}/v2/models/${f.model}/infer for ${f.duration} s; traffic shifts after ${f.shiftAfter} s; ground truth arrives ${f.feedbackDelay} s late\n`);
   for (let i = 0; ; i++) {
     const now = Date.now();
     const elapsed = (now - start) / 1000;
     if (elapsed >= f.duration) break;
     const shifted = elapsed >= f.shiftAfter;
+    if (shifted && !announcedShift) {
+      announcedShift = true;
+      process.stdout.write(`${elapsed.toFixed(0).padStart(4)} s traffic shifts now: applicants 15–24 years older, 70% of private jobs self-employed, ${Math.round(f.labelNoise * 100)}% of outcomes flipped\n`);
+    }
     const record = records[Math.floor(r() * records.length)]!;
     const fields = shifted ? shiftRecord(record, spec.rawColumns, r) : record;
     const features = Array.from(enc.encode([fields]));
@@ -101,7 +125,7 @@ async function demo(f: DemoFlags): Promise<void> {
     if (shifted && r() < f.labelNoise) label = label === '1' ? '0' : '1';
     const id = `demo-${runId}-${i}`;
     const body = { id, inputs: [{ name: input.name, datatype: 'FP32', shape: [1, features.length], data: features }] };
-    void post(`${base}/v2/models/${f.model}/infer`, body).then(
+    const request = post(`${base}/v2/models/${f.model}/infer`, body).then(
       (res) => {
         if (res.status === 200) {
           sent += 1;
@@ -112,6 +136,7 @@ async function demo(f: DemoFlags): Promise<void> {
         failed += 1;
       },
     );
+    track(request);
     // Delayed ground truth, in batches.
     if (due.length > 0 && due[0]!.at <= now) {
       const batch: { id: string; label: string }[] = [];
@@ -119,18 +144,15 @@ async function demo(f: DemoFlags): Promise<void> {
         const d = due.shift()!;
         batch.push({ id: d.id, label: d.label });
       }
-      void post(`${base}/v2/models/${f.model}/feedback`, { feedback: batch }).then((res) => {
-        const body = res.json as { attached?: number; unknown?: string[] };
-        labelled += res.status === 200 ? (body.attached ?? 0) : (body.attached ?? 0);
-        unknown += body.unknown?.length ?? 0;
-      });
+      track(sendFeedback(batch));
     }
     if (now - lastReport >= 10_000) {
       lastReport = now;
-      const q = (await fetch(`${base}/api/quality?model=${f.model}`).then((x) => x.json()).catch(() => ({}))) as { quality?: { labelled?: number; classification?: { accuracy?: number }; estimatedAccuracy?: number } | null };
+      const q = (await fetch(`${base}/api/quality?model=${f.model}`).then((x) => x.json()).catch(() => ({}))) as { quality?: { labelled?: number; classification?: { accuracy?: number | null }; estimatedAccuracy?: number | null } | null };
       const d = (await fetch(`${base}/api/drift?model=${f.model}`).then((x) => x.json()).catch(() => ({}))) as { drift?: { report?: { verdict: { drift: boolean; driftedFeatures: string[] } } } | null };
       const a = (await fetch(`${base}/api/alerts`).then((x) => x.json()).catch(() => ({}))) as { alerts?: { name?: string; labels?: Record<string, string>; state?: string }[] };
-      const acc = q.quality?.classification?.accuracy;
+      // Accuracy is null in JSON until labels arrive (NaN over no decisions).
+      const acc = q.quality?.classification?.accuracy ?? undefined;
       const firing = (a.alerts ?? []).filter((x) => x.state === 'firing').map((x) => x.labels?.alertname ?? x.name);
       const v = d.drift?.report?.verdict;
       process.stdout.write(
@@ -144,7 +166,17 @@ async function demo(f: DemoFlags): Promise<void> {
     const wait = next - Date.now();
     if (wait > 0) await new Promise((res) => setTimeout(res, wait));
   }
-  process.stdout.write(`done: ${sent} answered, ${failed} failed, ${labelled} labels attached${unknown > 0 ? `, ${unknown} unknown ids` : ''}; open ${base}/ for the dashboard\n`);
+  // The last answers and their ground truth, when it is due.
+  while (inFlight.size > 0) await Promise.all([...inFlight]);
+  while (due.length > 0) {
+    const wait = due[0]!.at - Date.now();
+    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    await sendFeedback(due.splice(0, 1000).map((d) => ({ id: d.id, label: d.label })));
+  }
+  process.stdout.write(
+    `done: ${sent} answered, ${failed} failed, ${labelled} labels attached${unknown > 0 ? `, ${unknown} unknown ids` : ''}` +
+      `${failedFeedback > 0 ? `, ${failedFeedback} labels not delivered` : ''}; open ${base}/ for the dashboard\n`,
+  );
 }
 
 export function registerDemoCommand(program: Command): void {

@@ -1,6 +1,6 @@
 /**
  * @module docs/reference
- * Generates the reference tables in docs/ (errors, metrics, configuration) from the code
+ * Generates the reference tables in docs/ (errors, metrics, configuration, CLI) from the code
  * itself, so the documentation cannot drift: `npm run docs` rewrites them and a unit test
  * fails when a committed page differs from what the code generates.
  */
@@ -68,17 +68,21 @@ function walk(s: SchemaLike, path: string, rows: string[][], env: Map<string, st
   rows.push([`\`${path}\``, typeOf(s), def, env.get(path) ?? '', cell(s.description ?? '')]);
 }
 
-export function configTable(schema: TSchema = ConfigSchema): string {
+/** The server configuration's fields; `prefix` keeps only those under it (e.g. 'monitoring.'). */
+export function configTable(schema: TSchema = ConfigSchema, prefix = ''): string {
   const env = new Map(Object.entries(ENV_VARS).map(([name, e]) => [e.path.join('.'), `\`${name}\``]));
   const rows: string[][] = [];
   walk(schema as SchemaLike, '', rows, env);
-  return ['| Field | Type | Default | Environment | Meaning |', '| --- | --- | --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const kept = rows.filter((r) => r[0]!.startsWith(`\`${prefix}`));
+  return ['| Field | Type | Default | Environment | Meaning |', '| --- | --- | --- | --- | --- |', ...kept.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-export function modelConfigTable(): string {
+/** A model's berth.yaml fields; `prefix` keeps only those under it. */
+export function modelConfigTable(prefix = ''): string {
   const rows: string[][] = [];
   walk(ModelConfigSchema as SchemaLike, '', rows, new Map());
-  return ['| Field | Type | Default | Meaning |', '| --- | --- | --- | --- |', ...rows.map((r) => `| ${[r[0], r[1], r[2], r[4]].join(' | ')} |`)].join('\n');
+  const kept = rows.filter((r) => r[0]!.startsWith(`\`${prefix}`));
+  return ['| Field | Type | Default | Meaning |', '| --- | --- | --- | --- |', ...kept.map((r) => `| ${[r[0], r[1], r[2], r[4]].join(' | ')} |`)].join('\n');
 }
 
 /** `berth <command> --help` for every command, as the CLI prints it. */
@@ -100,6 +104,7 @@ export async function generatedSections(): Promise<Record<string, string[]>> {
     'docs/metrics.md': [await metricsTable()],
     'docs/config.md': [configTable(), modelConfigTable()],
     'docs/cli.md': [cliReference()],
+    'docs/monitoring.md': [configTable(ConfigSchema, 'monitoring.'), modelConfigTable('monitoring.')],
   };
 }
 
