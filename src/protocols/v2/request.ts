@@ -4,7 +4,7 @@
  * binary tensor data (binary tensor data extension), or a raw binary body — into an
  * `InferenceRequest` checked against the model's signature. Every message names the field.
  */
-import { randomUUID } from 'node:crypto';
+import { newRequestId } from '../../inference/request-id.js';
 import { BerthError } from '../../errors.js';
 import type { InferenceRequest, ModelSignature, Tensor, TensorSpec } from '../../inference/types.js';
 import { checkElementCount, checkFinite, checkInputHeader, checkRequestInputs, checkRequestedOutputs } from '../../inference/validate.js';
@@ -248,7 +248,7 @@ export function decodeInferRequest(o: DecodeOptions): DecodedInfer {
 
   let id: string;
   const clientId = header.id !== undefined;
-  if (header.id === undefined) id = randomUUID();
+  if (header.id === undefined) id = newRequestId();
   else if (typeof header.id !== 'string' || header.id === '' || header.id.length > MAX_ID_LENGTH) {
     throw bad(`id: expected a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${typeName(header.id)}`);
   } else id = header.id;
@@ -365,7 +365,7 @@ function decodeRawRequest(o: DecodeOptions): DecodedInfer {
   checkFinite(t, spec);
   const { inputs, batchSize } = checkRequestInputs(signature, [t]);
   const names = signature.outputs.map((s) => s.name);
-  const request: InferenceRequest = { id: randomUUID(), inputs, outputs: names, batchSize, parameters: {} };
+  const request: InferenceRequest = { id: newRequestId(), inputs, outputs: names, batchSize, parameters: {} };
   const deadline = readTimeout({}, o);
   if (deadline !== undefined) request.deadlineMs = deadline;
   return { request, outputs: names.map((name) => ({ name, binary: true })), clientId: false };
