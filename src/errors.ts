@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   // --- models and versions ---
   BERTH_ERR_MODEL_NOT_FOUND: { status: 404, description: 'No model with that name is in the repository.' },
   BERTH_ERR_VERSION_NOT_FOUND: { status: 404, description: 'The model has no such version.' },
+  BERTH_ERR_DECISION_NOT_FOUND: { status: 404, description: 'Feedback names a request id with no logged decision of that model (the body lists the unknown ids; the other labels were attached).' },
   BERTH_ERR_MODEL_NOT_READY: { status: 503, description: 'The model (version) is loading, unloading or failed to load; retry later.' },
   BERTH_ERR_QUEUE_FULL: { status: 503, description: 'The model\'s batching queue is full; retry later.' },
   BERTH_ERR_DEADLINE_EXCEEDED: { status: 504, description: 'The request\'s deadline passed while it was queued.' },

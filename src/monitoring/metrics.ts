@@ -6,7 +6,7 @@
 import type { DriftReport } from '../drift/report.js';
 import type { ModelVersion } from '../inference/model-version.js';
 import { removeMatching, type ServerMetrics } from '../metrics/server-metrics.js';
-import { driftShare, type QualitySnapshot } from './monitor.js';
+import { driftShare, usableLabels, type QualitySnapshot } from './monitor.js';
 import type { WindowSummary } from './sliding-window.js';
 
 export class MonitoringMetrics {
@@ -38,7 +38,7 @@ export class MonitoringMetrics {
         if (v !== undefined && Number.isFinite(v)) this.m.modelQuality.set({ model, version, metric }, v);
         else this.m.modelQuality.remove({ model, version, metric });
       };
-      const enough = q.labelled >= r.minLabelled;
+      const enough = usableLabels(q) >= r.minLabelled;
       set('accuracy', enough ? q.classification?.accuracy : undefined);
       set('precision', enough ? q.classification?.precision : undefined);
       set('recall', enough ? q.classification?.recall : undefined);

@@ -96,6 +96,14 @@ export interface QualitySnapshot {
   at: number;
 }
 
+/**
+ * Labelled decisions the quality was computed from: those with a prediction to compare (a
+ * multi-row request has none), which is what minLabelled counts.
+ */
+export function usableLabels(q: QualitySnapshot): number {
+  return q.classification?.count ?? q.regression?.count ?? 0;
+}
+
 export interface DriftSnapshot {
   enabled: boolean;
   reason?: string;
@@ -403,13 +411,13 @@ export class Monitor {
       const q = vm.quality;
       if (q !== undefined) {
         const acc = q.classification?.accuracy;
-        if (acc !== undefined && q.labelled >= this.#opts.minLabelled) {
+        if (acc !== undefined && usableLabels(q) >= this.#opts.minLabelled) {
           sig('accuracy', acc);
           if (q.validatedAccuracy !== undefined) sig('accuracy_drop', q.validatedAccuracy - acc);
           point('accuracy', acc);
         }
         if (q.estimatedAccuracy !== undefined) point('estimated_accuracy', q.estimatedAccuracy);
-        if (q.regression !== undefined && q.labelled >= this.#opts.minLabelled) {
+        if (q.regression !== undefined && usableLabels(q) >= this.#opts.minLabelled) {
           point('mae', q.regression.mae);
           point('rmse', q.regression.rmse);
         }

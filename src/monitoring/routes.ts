@@ -98,7 +98,7 @@ export function registerMonitoringRoutes(app: FastifyInstance, ctx: MonitoringRo
     if (unknown.length > 0) {
       return reply.code(404).send({
         error: `no logged decision of model '${req.params.model}' has id ${unknown.slice(0, 5).map((u) => `'${u}'`).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}${attached.length > 0 ? `; the other ${attached.length} label(s) were attached` : ''}`,
-        code: 'BERTH_ERR_MODEL_NOT_FOUND',
+        code: 'BERTH_ERR_DECISION_NOT_FOUND',
         attached: attached.length,
         unknown,
       });
@@ -176,6 +176,9 @@ export function registerMonitoringRoutes(app: FastifyInstance, ctx: MonitoringRo
   const versionOf = (q: Query): { model: string; version: string } => {
     if (!q.model) throw bad('model: required');
     knownModel(q.model);
+    if (q.version && !manager.index().some((e) => e.name === q.model && String(e.version) === q.version)) {
+      throw new BerthError('BERTH_ERR_VERSION_NOT_FOUND', `model '${q.model}' has no version '${q.version}'`);
+    }
     const version = q.version || String(manager.resolve(q.model).version);
     return { model: q.model, version };
   };

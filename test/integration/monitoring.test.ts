@@ -145,6 +145,7 @@ test('live monitoring end to end: feedback, accuracy, the decision log API, drif
   const unknown = await postJson(`${u}/v2/models/income/feedback`, { id: 'never-served', label: 1 });
   assert.equal(unknown.status, 404);
   assert.deepEqual(unknown.json.unknown, ['never-served']);
+  assert.equal(unknown.json.code, 'BERTH_ERR_DECISION_NOT_FOUND');
   assert.match(unknown.json.error, /never-served/);
   const mixed = await postJson(`${u}/v2/models/income/feedback`, { feedback: [{ id: before[250]!.id, label: 0 }, { id: 'nope', label: 0 }] });
   assert.equal(mixed.status, 404);
@@ -163,7 +164,10 @@ test('live monitoring end to end: feedback, accuracy, the decision log API, drif
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.match(res.json.error, message, JSON.stringify(body));
   }
-  assert.equal((await postJson(`${u}/v2/models/nosuch/feedback`, { id: 'a', label: 1 })).status, 404);
+  const noModel = await postJson(`${u}/v2/models/nosuch/feedback`, { id: 'a', label: 1 });
+  assert.deepEqual([noModel.status, noModel.json.code], [404, 'BERTH_ERR_MODEL_NOT_FOUND']);
+  const noVersion = await getJson(`${u}/api/quality?model=income&version=9`);
+  assert.deepEqual([noVersion.status, noVersion.json.code], [404, 'BERTH_ERR_VERSION_NOT_FOUND']);
 
   // --- the decision log query API ---
   const latest = await getJson(`${u}/api/predictions?model=income&limit=5`);
