@@ -84,18 +84,26 @@ export function plainTensors(tensors: readonly unknown[]): readonly unknown[] {
  * is written as a JSON array.
  */
 export function tensorsJson(tensors: readonly unknown[]): string {
-  let out: unknown[] | null = null;
+  let json = '[';
   for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i] as { datatype?: unknown; data?: unknown } | null;
-    if (t === null || typeof t !== 'object' || !isTypedArray(t.data)) continue;
-    out ??= tensors.slice();
-    const { data, ...rest } = t as { data: ArrayBufferView };
-    const cls = typeof t.datatype === 'string' ? canonicalArrayOf(t.datatype) : undefined;
-    out[i] = cls !== undefined && data instanceof cls
-      ? { ...rest, data_base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') }
-      : { ...rest, data: plainData(data) };
+    if (i > 0) json += ',';
+    json += tensorJson(tensors[i]);
   }
-  return JSON.stringify(out ?? tensors);
+  return `${json}]`;
+}
+
+/** One tensor as stored (see tensorsJson); written by hand, as this runs for every logged decision. */
+function tensorJson(t: unknown): string {
+  if (t === null || typeof t !== 'object' || !isTypedArray((t as { data?: unknown }).data)) return JSON.stringify(t) ?? 'null';
+  const { data, datatype } = t as { data: ArrayBufferView; datatype?: unknown };
+  const cls = typeof datatype === 'string' ? canonicalArrayOf(datatype) : undefined;
+  let json = '{';
+  for (const [k, v] of Object.entries(t)) {
+    const value = k === 'data' ? undefined : JSON.stringify(v);
+    if (value !== undefined) json += `${JSON.stringify(k)}:${value},`;
+  }
+  if (cls !== undefined && data instanceof cls) return `${json}"data_base64":"${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')}"}`;
+  return `${json}"data":${JSON.stringify(plainData(data))}}`;
 }
 
 /** Stored tensors back to V2 JSON tensors: `data_base64` becomes the `data` array it stands for. */
