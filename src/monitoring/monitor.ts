@@ -493,11 +493,16 @@ export class Monitor {
     try {
       const where = { model: vm.mv.model, version: String(vm.mv.version), since: now - this.#opts.qualityWindowMs, labelled: true };
       // Quality from the newest QUALITY_SAMPLE labelled decisions; the count covers the whole window.
-      const [labelled, count] = await Promise.all([store.queryDecisions({ ...where, limit: QUALITY_SAMPLE }), store.countDecisions(where)]);
+      // payload: false — only the prediction and the label are needed, not the tensors.
+      const [labelled, count] = await Promise.all([store.queryDecisions({ ...where, limit: QUALITY_SAMPLE, payload: false }), store.countDecisions(where)]);
       snapshot.labelled = count;
       if (labelled.length < count) snapshot.sampled = labelled.length;
       if (task.kind === 'classification') snapshot.classification = classifierQuality(labelled, task);
-      else snapshot.regression = regressionQuality(labelled.map((d) => Number(d.label)), labelled.map((d) => Number(d.prediction?.value)));
+      else {
+        // Only decisions with a predicted value (one-row requests) and a numeric label count.
+        const usable = labelled.filter((d) => Number.isFinite(Number(d.label)) && d.label !== '' && Number.isFinite(d.prediction?.value));
+        snapshot.regression = regressionQuality(usable.map((d) => Number(d.label)), usable.map((d) => d.prediction!.value!));
+      }
     } catch (err) {
       this.#opts.log.warn({ model: vm.mv.model, err: messageOf(err) }, 'could not read labelled decisions');
       carryOver();

@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { ConfigSchema } from '../../src/config/schema.js';
 import { EXAMPLES, ROOT, startServer, type TestServer } from '../helpers/server.js';
 import { LoadGenerator, readIncomeRows } from './load.js';
 
@@ -93,9 +92,7 @@ async function incomeServer(t: { after: (fn: () => Promise<void>) => void }, con
   const repo = mkdtempSync(join(tmpdir(), 'berth-e2e-repo-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-e2e-data-'));
   if (withIncome) cpSync(join(EXAMPLES, 'income'), join(repo, 'income'), { recursive: true });
-  // The store section arrives with the decision-log wiring; until then there is nothing to point at the temp dir.
-  const store = 'store' in ConfigSchema.properties ? { store: { dataDir } } : {};
-  const server = await startServer({ repo, config: { ...config, ...store } });
+  const server = await startServer({ repo, config: { ...config, store: { dataDir } } });
   t.after(async () => {
     await server.close();
     rmSync(repo, { recursive: true, force: true });
