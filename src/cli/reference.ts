@@ -4,13 +4,14 @@
  * writes the version's reference profile for live drift (monitoring/reference).
  */
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BerthError, messageOf } from '../errors.js';
 import { loadDataset } from '../quantize/data.js';
 import { readModel } from '../onnx/index.js';
 import { modelInputSpecs } from '../quantize/quantize.js';
 import { buildReferenceProfile, encodeRawData, REFERENCE_PROFILE_FILE, type ReferenceData } from '../monitoring/reference.js';
+import { readModelConfig } from '../repository/model-config.js';
 import { parseIntOption } from './serve.js';
 
 interface Flags {
@@ -37,7 +38,11 @@ async function run(target: string, f: Flags): Promise<void> {
   } else {
     throw new BerthError('BERTH_ERR_CLI_USAGE', 'give --raw <csv> --preprocessing <spec.json>, or --data <file>');
   }
-  const profile = await buildReferenceProfile(modelPath, data);
+  // A version directory's model config (<repo>/<model>/berth.yaml) may set the task, the
+  // outputs or the classes the server watches: the profile must have the same columns.
+  const modelConfig = isDir ? await readModelConfig(dirname(resolve(target)), basename(dirname(resolve(target)))) : undefined;
+  const monitoring = modelConfig?.config.monitoring;
+  const profile = await buildReferenceProfile(modelPath, data, monitoring === undefined ? {} : { monitoring });
   const out = f.output ?? join(isDir ? target : join(modelPath, '..'), REFERENCE_PROFILE_FILE);
   writeFileSync(out, `${JSON.stringify(profile)}\n`);
   process.stdout.write(`wrote ${out}: ${profile.rows} rows, ${profile.columns.length} columns\n`);
