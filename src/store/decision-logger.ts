@@ -327,11 +327,21 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     return this.#pumping;
   }
 
-  /** Memory first (so the buffer does not overflow), then one spool chunk, until both are empty or the store fails. */
+  /**
+   * Memory first (so the buffer does not overflow), then one spool chunk, until both are
+   * empty or the store fails. Whatever is in memory is written on the first round (the tick,
+   * flush or close that started the pump wants it); later rounds write only full batches, so
+   * under load writes stay batchSize large instead of taking the few records that arrived
+   * during the previous write (measured: a mean of 80 records per write at 5,000/s, and
+   * SQLite's cost per record falls by a third from batches of 100 to 2,000).
+   */
   async #pumpLoop(): Promise<void> {
+    let first = true;
     while (this.#storeUp) {
       let progressed = false;
-      if (!this.#buffer.isEmpty()) {
+      const partialOk = first || this.#closing !== null;
+      first = false;
+      if (this.#buffer.length >= (partialOk ? 1 : this.batchSize)) {
         const batch = this.#take(this.batchSize);
         await this.#track(this.#writeFromMemory(batch), batch.length);
         progressed = true;
