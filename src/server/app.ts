@@ -94,7 +94,10 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       d.count += count;
       dropsSinceLine.set(reason, d);
       if (Date.now() - d.at < 10_000) return;
-      logger.error({ reason, count: d.count, ...(err === undefined ? {} : { err: messageOf(err) }) }, 'decisions dropped from the log (counted in berth_decisions_dropped_total)');
+      const fields = { reason, count: d.count, ...(err === undefined ? {} : { err: messageOf(err) }) };
+      // A reused request id is the client's doing (an id is the feedback key, unique per model), not a log failure.
+      if (reason === 'duplicate_id') logger.warn(fields, 'decisions not logged: their request ids were already used for other decisions of the model (counted in berth_decisions_dropped_total)');
+      else logger.error(fields, 'decisions dropped from the log (counted in berth_decisions_dropped_total)');
       d.count = 0;
       d.at = Date.now();
     });
