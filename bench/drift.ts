@@ -16,6 +16,7 @@ import { profileCsvFile } from '../src/drift/io.js';
 import { bindHeader, ProfileBuilder, profileRows } from '../src/drift/profile.js';
 import { prepareReference } from '../src/drift/reference.js';
 import type { Schema } from '../src/drift/schema.js';
+import { mulberry32 } from '../src/random.js';
 
 const DATA = 'examples/data/adult';
 const COLUMNS = ['age', 'workclass', 'fnlwgt', 'education', 'education-num', 'marital-status', 'occupation', 'relationship', 'race', 'sex', 'capital-gain', 'capital-loss', 'hours-per-week', 'native-country', 'income'];
@@ -30,16 +31,6 @@ const schema: Schema = {
   missingTokens: ['', '?'],
 };
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
 async function load(file: string, skipLines: number): Promise<string[][]> {
@@ -135,7 +126,7 @@ function detectionPower(train: Row[], pool: Row[]): { results: PowerResult[]; fp
       let detected = 0;
       const signals: Record<string, number> = {};
       for (let rep = 0; rep < repeats; rep++) {
-        const r = rng(1000003 * (si + 1) + 7919 * (zi + 1) + rep);
+        const r = mulberry32(1000003 * (si + 1) + 7919 * (zi + 1) + rep);
         const acc = new DriftAccumulator(prepared);
         for (const row of shift.sample(pool, size, r)) acc.add(row);
         const report = acc.evaluate();
@@ -193,7 +184,7 @@ const fmt = (t: { ms: number; cpuMs: number }) => `${t.ms.toFixed(0).padStart(5)
 async function speedCheck() {
   const F = 50;
   const N = 100_000;
-  const r = rng(42);
+  const r = mulberry32(42);
   const refCols: Record<string, Float64Array> = {};
   const curCols: Record<string, Float64Array> = {};
   const speedSchema: Schema = { columns: [], missingTokens: [''] };
@@ -224,7 +215,7 @@ async function speedCheck() {
 /** Speed 2: profiling 1 000 000 rows × 15 columns (Adult rows resampled), in memory and from CSV. */
 async function speedProfile(trainRecs: string[][]) {
   const M = 1_000_000;
-  const pr = rng(7);
+  const pr = mulberry32(7);
   const positions = bindHeader(schema, COLUMNS, 'bench');
   const rows = Array.from({ length: M }, () => trainRecs[Math.floor(pr() * trainRecs.length)]!);
   const memory = await timed(2, () => {

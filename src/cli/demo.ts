@@ -15,6 +15,7 @@ import type { Command } from 'commander';
 import { BerthError, messageOf } from '../errors.js';
 import { parseSimpleCsv, readTabularSpec, TabularEncoder } from '../preprocessing/tabular.js';
 import { parseIntOption } from './serve.js';
+import { mulberry32 } from '../random.js';
 
 interface DemoFlags {
   url: string;
@@ -28,17 +29,6 @@ interface DemoFlags {
   seed: number;
 }
 
-/** mulberry32: a small seeded PRNG, so a demo run is repeatable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The shift: older applicants, private jobs turned self-employed (raw-record level, before encoding). */
 export function shiftRecord(fields: readonly string[], rawColumns: readonly string[], r: () => number): string[] {
@@ -78,7 +68,7 @@ async function demo(f: DemoFlags): Promise<void> {
     throw new BerthError('BERTH_ERR_CLI_USAGE', `model '${f.model}' should take one input of ${enc.width} features (from ${specPath})`);
   }
 
-  const r = prng(f.seed);
+  const r = mulberry32(f.seed);
   const runId = Date.now().toString(36);
   const due: { at: number; id: string; label: string }[] = [];
   const start = Date.now();

@@ -24,16 +24,9 @@ import type { MonitoringMetrics } from './metrics.js';
 import { classificationQuality, estimatedAccuracy, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
 import { columnsFor, REFERENCE_PROFILE_FILE } from './reference.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
+import type { SignalName, SignalSample } from './alerts/types.js';
 
-export type SignalName = 'accuracy' | 'accuracy_drop' | 'latency_p95_ms' | 'error_rate' | 'memory_mb' | 'drift' | 'queue_saturation';
-
-export interface SignalSample {
-  signal: SignalName;
-  model: string;
-  version: string;
-  value: number;
-  labels?: Record<string, string>;
-}
+export type { SignalName, SignalSample };
 
 /** Where decision records go (the decision logger): `log` must not block or throw. */
 export interface DecisionSink {

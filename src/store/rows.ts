@@ -288,37 +288,34 @@ export function decisionColumns(q: DecisionQuery, emptyInputs: string, emptyOutp
   return `${rest.join(', ')}, ${emptyInputs} AS inputs, ${emptyOutputs} AS outputs`;
 }
 
-/** WHERE clause for a decision query; `ph(i)` renders the i-th (1-based) placeholder. */
-export function decisionWhere(q: Omit<DecisionQuery, 'limit'>, ph: (i: number) => string): { sql: string; params: unknown[] } {
-  const terms: string[] = [];
+/**
+ * A WHERE clause from `[column, operator, value]` conditions (those whose value is
+ * undefined are left out) and literal terms; `ph(i)` renders the i-th (1-based) placeholder.
+ */
+function whereClause(ph: (i: number) => string, conditions: [string, string, unknown][], literals: string[] = []): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
-  const add = (term: (p: string) => string, value: unknown): void => {
+  const terms: string[] = [];
+  for (const [column, op, value] of conditions) {
+    if (value === undefined) continue;
     params.push(value);
-    terms.push(term(ph(params.length)));
-  };
-  if (q.model !== undefined) add((p) => `model = ${p}`, q.model);
-  if (q.version !== undefined) add((p) => `version = ${p}`, q.version);
-  if (q.id !== undefined) add((p) => `id = ${p}`, q.id);
-  if (q.outcome !== undefined) add((p) => `outcome = ${p}`, q.outcome);
-  if (q.since !== undefined) add((p) => `time >= ${p}`, Math.ceil(q.since));
-  if (q.until !== undefined) add((p) => `time < ${p}`, Math.ceil(q.until));
-  if (q.labelled === true) terms.push('label IS NOT NULL');
-  if (q.labelled === false) terms.push('label IS NULL');
+    terms.push(`${column} ${op} ${ph(params.length)}`);
+  }
+  terms.push(...literals);
   return { sql: terms.length > 0 ? `WHERE ${terms.join(' AND ')}` : '', params };
 }
 
+/** Time bounds as stored (integer ms): since inclusive, until exclusive. */
+const timeBounds = (q: { since?: number; until?: number }): [string, string, unknown][] => [
+  ['time', '>=', q.since === undefined ? undefined : Math.ceil(q.since)],
+  ['time', '<', q.until === undefined ? undefined : Math.ceil(q.until)],
+];
+
+/** WHERE clause for a decision query. */
+export function decisionWhere(q: Omit<DecisionQuery, 'limit'>, ph: (i: number) => string): { sql: string; params: unknown[] } {
+  const labelled = q.labelled === true ? ['label IS NOT NULL'] : q.labelled === false ? ['label IS NULL'] : [];
+  return whereClause(ph, [['model', '=', q.model], ['version', '=', q.version], ['id', '=', q.id], ['outcome', '=', q.outcome], ...timeBounds(q)], labelled);
+}
+
 export function pointWhere(q: TimeSeriesQuery, ph: (i: number) => string): { sql: string; params: unknown[] } {
-  const terms: string[] = [];
-  const params: unknown[] = [];
-  const add = (term: (p: string) => string, value: unknown): void => {
-    params.push(value);
-    terms.push(term(ph(params.length)));
-  };
-  if (q.model !== undefined) add((p) => `model = ${p}`, q.model);
-  if (q.version !== undefined) add((p) => `version = ${p}`, q.version);
-  if (q.metric !== undefined) add((p) => `metric = ${p}`, q.metric);
-  if (q.key !== undefined) add((p) => `key = ${p}`, q.key);
-  if (q.since !== undefined) add((p) => `time >= ${p}`, Math.ceil(q.since));
-  if (q.until !== undefined) add((p) => `time < ${p}`, Math.ceil(q.until));
-  return { sql: terms.length > 0 ? `WHERE ${terms.join(' AND ')}` : '', params };
+  return whereClause(ph, [['model', '=', q.model], ['version', '=', q.version], ['metric', '=', q.metric], ['key', '=', q.key], ...timeBounds(q)]);
 }

@@ -18,17 +18,8 @@ export function close(actual: number, expected: number, rel = 1e-9, abs = 1e-15,
   assert.ok(ok, `${what} expected ${expected}, got ${actual} (rel ${rel}, abs ${abs})`);
 }
 
-/** Deterministic PRNG (mulberry32) for property and fixture data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/random.ts), under the name the tests use. */
+export { mulberry32 as rng } from '../../../src/random.js';
 
 /** Standard normal draws from a uniform generator (Box–Muller). */
 export function normals(n: number, rand: () => number, mean = 0, sd = 1): Float64Array {
