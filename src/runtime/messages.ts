@@ -32,7 +32,9 @@ export interface WireValueMetadata {
 export type ToWorker =
   | { type: 'load'; id: number; key: string; path: string; options: SessionOptions }
   | { type: 'run'; id: number; key: string; feeds: WireTensor[]; fetches: string[] }
-  | { type: 'unload'; id: number; key: string };
+  | { type: 'unload'; id: number; key: string }
+  /** Release every session and exit once the messages before it are handled (no reply: the worker exits). */
+  | { type: 'shutdown'; id: number };
 
 export type FromWorker =
   | { type: 'loaded'; id: number; inputs: WireValueMetadata[]; outputs: WireValueMetadata[]; loadMs: number; metadata: Record<string, string>; docString: string; memoryBytes: number }

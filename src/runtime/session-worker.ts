@@ -100,6 +100,16 @@ async function handle(msg: ToWorker): Promise<void> {
       port.postMessage({ type: 'unloaded', id: msg.id } satisfies FromWorker);
       return;
     }
+    case 'shutdown': {
+      // Exiting on its own, after the runtime's start-up and every session's release, instead
+      // of being terminated: a worker terminated while ONNX Runtime still calls back into it
+      // (creating a session, say) aborts the whole process ("terminate called after throwing
+      // an instance of 'Napi::Error'").
+      for (const s of sessions.values()) await s.release().catch(() => undefined);
+      sessions.clear();
+      port.close();
+      return;
+    }
   }
 }
 

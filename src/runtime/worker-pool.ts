@@ -181,7 +181,11 @@ export class WorkerPool extends EventEmitter {
     await this.#slots[index]?.worker.terminate();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Asks every worker to release its sessions and exit (see the 'shutdown' message); one
+   * that has not exited after `graceMs` (a run that does not finish) is terminated.
+   */
+  async close(graceMs = 5000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const err = new BerthError('BERTH_ERR_SHUTTING_DOWN', 'the inference worker pool is closing');
@@ -189,7 +193,15 @@ export class WorkerPool extends EventEmitter {
       this.#slots.map(async (s) => {
         for (const p of s.pending.values()) p.reject(err);
         s.pending.clear();
-        await s.worker.terminate();
+        const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));
+        s.worker.ref();
+        s.worker.postMessage({ type: 'shutdown', id: this.#nextId++ } satisfies ToWorker);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), graceMs);
+        });
+        if ((await Promise.race([exited, late])) === 'late') await s.worker.terminate();
+        clearTimeout(timer);
       }),
     );
   }
