@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   BERTH_ERR_QUEUE_FULL: { status: 503, description: 'The model\'s batching queue is full; retry later.' },
   BERTH_ERR_DEADLINE_EXCEEDED: { status: 504, description: 'The request\'s deadline passed while it was queued.' },
   BERTH_ERR_INFERENCE_FAILED: { status: 500, description: 'ONNX Runtime failed while running the model.' },
+  BERTH_ERR_INPUT_REJECTED_BY_MODEL: { status: 422, description: 'ONNX Runtime could not run the model on this request\'s input values (e.g. an index out of range) although it runs other requests; a failed batch is re-run in parts so only such requests fail.' },
   BERTH_ERR_MODEL_LOAD_FAILED: { status: 400, description: 'A model version could not be loaded (corrupt file, bad config).' },
   BERTH_ERR_MODEL_CONFIG: { status: 400, description: 'A model configuration file (berth.yaml / berth.json) is invalid.' },
   BERTH_ERR_SHUTTING_DOWN: { status: 503, description: 'The server or worker pool is shutting down.' },

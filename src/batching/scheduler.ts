@@ -36,6 +36,8 @@ export interface ExecutionInstance {
 export interface SchedulerObserver {
   batchExecuted?(info: { rows: number; requests: number; computeNs: number; ioNs: number; ok: boolean }): void;
   queueDepthChanged?(depth: number): void;
+  /** A failed batch of `requests` requests is being split and re-run to find the failing ones. */
+  batchIsolated?(requests: number): void;
 }
 
 export interface SchedulerClock {
@@ -69,6 +71,8 @@ export class BatchScheduler {
   #drainWaiters: (() => void)[] = [];
   #observer: SchedulerObserver;
   #clock: SchedulerClock;
+  /** Some batch has run on this version: a later failure of a lone request is blamed on its input. */
+  #succeeded = false;
 
   constructor(options: BatchingOptions, instances: ExecutionInstance[], observer: SchedulerObserver = {}, clock: SchedulerClock = monotonic) {
     validateOptions(options);
@@ -191,23 +195,41 @@ export class BatchScheduler {
   }
 
   async #execute(instance: ExecutionInstance, batch: Pending[], release: () => void): Promise<void> {
-    const startNs = process.hrtime.bigint();
     for (const p of batch) if (p.deadlineTimer !== undefined) clearTimeout(p.deadlineTimer);
+    const failures: { p: Pending; err: unknown }[] = [];
+    await this.#runGroup(instance, batch, failures, true);
+    release();
+    if (failures.length === 0) return;
+    if (this.#succeeded) {
+      // Other requests ran (in this batch, or before on this version): the failing request's own input is the cause.
+      for (const f of failures) f.p.reject(inputRejected(f.p, f.err));
+    } else {
+      for (const f of failures) f.p.reject(inferenceFailed(f.err));
+    }
+  }
 
+  /**
+   * Runs `group` as one batch. When ONNX Runtime fails on a batch of several requests, the
+   * batch is split in halves and each half re-run, so only the requests that fail alone fail
+   * (at most 2n − 1 runs for n requests; errors that are not ONNX Runtime's — a lost worker,
+   * shutdown — fail the whole group at once). Returns how many requests succeeded.
+   */
+  async #runGroup(instance: ExecutionInstance, group: Pending[], failures: { p: Pending; err: unknown }[], whole = false): Promise<number> {
+    const startNs = process.hrtime.bigint();
     // Union of requested outputs, in first-seen order.
     const fetch: string[] = [];
-    for (const p of batch) for (const name of p.request.outputs) if (!fetch.includes(name)) fetch.push(name);
+    for (const p of group) for (const name of p.request.outputs) if (!fetch.includes(name)) fetch.push(name);
 
-    const first = batch[0]!;
+    const first = group[0]!;
     let inputs: Tensor[];
     const transfer: ArrayBuffer[] = [];
-    if (batch.length === 1) {
+    if (group.length === 1) {
       inputs = first.request.inputs; // copied to the worker by structured clone; the request keeps its data
     } else {
-      inputs = first.request.inputs.map((_, i) => concatRows(batch.map((p) => p.request.inputs[i]!)));
+      inputs = first.request.inputs.map((_, i) => concatRows(group.map((p) => p.request.inputs[i]!)));
       for (const t of inputs) if (!Array.isArray(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
     }
-    const rows = batch.reduce((n, p) => n + p.request.batchSize, 0);
+    const rows = group.reduce((n, p) => n + p.request.batchSize, 0);
     const assembledNs = process.hrtime.bigint();
 
     let outputs: Tensor[];
@@ -215,28 +237,35 @@ export class BatchScheduler {
     try {
       ({ outputs, computeNs } = await instance.run(inputs, fetch, transfer));
     } catch (err) {
-      release();
-      const e = err instanceof BerthError ? err : new BerthError('BERTH_ERR_INFERENCE_FAILED', `ONNX Runtime failed: ${messageOf(err)}`, { cause: err });
-      this.#observer.batchExecuted?.({ rows, requests: batch.length, computeNs: 0, ioNs: Number(assembledNs - startNs), ok: false });
-      for (const p of batch) p.reject(e);
-      return;
+      this.#observer.batchExecuted?.({ rows, requests: group.length, computeNs: 0, ioNs: Number(assembledNs - startNs), ok: false });
+      if (err instanceof BerthError) {
+        for (const p of group) p.reject(err);
+        return 0;
+      }
+      if (group.length === 1) {
+        failures.push({ p: first, err });
+        return 0;
+      }
+      if (whole) this.#observer.batchIsolated?.(group.length);
+      const half = Math.ceil(group.length / 2);
+      return (await this.#runGroup(instance, group.slice(0, half), failures)) + (await this.#runGroup(instance, group.slice(half), failures));
     }
 
-    release();
     const splitStart = process.hrtime.bigint();
-    const batched = this.options.enabled && this.options.maxBatchSize > 0 && batch.length > 1;
+    const batched = this.options.enabled && this.options.maxBatchSize > 0 && group.length > 1;
     if (batched) {
       for (const o of outputs) {
         if (o.shape[0] !== rows) {
           const e = new BerthError('BERTH_ERR_INFERENCE_FAILED', `output '${o.name}' has first dimension ${String(o.shape[0])}, expected the batch size ${rows}; set maxBatchSize: 0 for this model`);
-          for (const p of batch) p.reject(e);
-          return;
+          for (const p of group) p.reject(e);
+          return 0;
         }
       }
     }
+    this.#succeeded = true;
     const ioNs = Number(assembledNs - startNs) + Number(process.hrtime.bigint() - splitStart);
     let offset = 0;
-    for (const p of batch) {
+    for (const p of group) {
       const queueNs = Number(startNs - p.enqueuedNs);
       const mine = batched
         ? p.request.outputs.map((name) => sliceRows(outputs.find((o) => o.name === name)!, offset, p.request.batchSize))
@@ -244,7 +273,8 @@ export class BatchScheduler {
       offset += p.request.batchSize;
       p.resolve({ outputs: mine, timings: { queueNs, ioNs, computeNs }, executedBatchSize: rows });
     }
-    this.#observer.batchExecuted?.({ rows, requests: batch.length, computeNs, ioNs, ok: true });
+    this.#observer.batchExecuted?.({ rows, requests: group.length, computeNs, ioNs, ok: true });
+    return group.length;
   }
 
   #checkDrained(): void {
@@ -278,6 +308,15 @@ export class BatchScheduler {
   get instanceCount(): number {
     return this.#instanceCount;
   }
+}
+
+/** ONNX Runtime failed on this request alone while other requests ran: its input is the cause (4xx). */
+function inputRejected(p: Pending, err: unknown): BerthError {
+  return new BerthError('BERTH_ERR_INPUT_REJECTED_BY_MODEL', `request '${p.request.id}': ONNX Runtime could not run the model on this input (other requests ran): ${messageOf(err)}`, { cause: err });
+}
+
+function inferenceFailed(err: unknown): BerthError {
+  return new BerthError('BERTH_ERR_INFERENCE_FAILED', `ONNX Runtime failed: ${messageOf(err)}`, { cause: err });
 }
 
 function validateOptions(o: BatchingOptions): void {

@@ -11,6 +11,7 @@ import { VersionStats } from '../metrics/version-stats.js';
 import type { ResolvedModelSettings } from '../repository/model-config.js';
 import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
 import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
+import { probeBatching } from './batch-probe.js';
 import { deriveSignature } from './signature.js';
 import type { InferenceRequest, InferenceResult, ModelSignature, Tensor } from './types.js';
 
@@ -39,6 +40,27 @@ function instanceFor(pool: WorkerPool, handle: SessionHandle): ExecutionInstance
   };
 }
 
+/**
+ * Whether this version's requests may be merged. A dynamic first dimension is a claim, not a
+ * proof: unless the config trusts it (batching.probe: false), the probe checks that rows run
+ * alone and stacked agree; a model that fails it is served as if it had no batch dimension
+ * (each request runs whole, as sent). A model quantized with per-batch activation scales says
+ * so in its metadata and keeps its batch dimension without merging.
+ */
+async function decideBatching(declared: ModelSignature, init: ModelVersionInit, handle: SessionHandle): Promise<{ signature: ModelSignature; note: { merged: boolean; reason: string } }> {
+  const b = init.settings.batching;
+  if (declared.maxBatchSize === 0) return { signature: declared, note: { merged: false, reason: 'not batched: the model has no batch dimension (maxBatchSize 0)' } };
+  if (!b.enabled) return { signature: declared, note: { merged: false, reason: 'not batched: batching.enabled is false in the model config' } };
+  if (handle.metadata['berth.quantize.batch_invariant'] === 'false') {
+    return { signature: declared, note: { merged: false, reason: 'not batched: the model was quantized with per-batch activation scales (metadata berth.quantize.batch_invariant=false), so a row\'s answer would depend on the rows batched with it' } };
+  }
+  if (!b.probe) return { signature: declared, note: { merged: true, reason: 'batched: batching.probe is false in the model config (rows trusted to be independent)' } };
+  const names = declared.outputs.map((o) => o.name);
+  const result = await probeBatching(declared, async (inputs) => (await instanceFor(init.pool, handle).run(inputs, names, [])).outputs);
+  if (result.batchable) return { signature: declared, note: { merged: true, reason: result.reason } };
+  return { signature: { ...declared, maxBatchSize: 0 }, note: { merged: false, reason: result.reason } };
+}
+
 const OUTCOMES: readonly RequestOutcome[] = ['success', 'invalid', 'rejected', 'timeout', 'error'];
 
 function bindMetrics(m: ServerMetrics, labels: { model: string; version: string }) {
@@ -49,6 +71,7 @@ function bindMetrics(m: ServerMetrics, labels: { model: string; version: string 
     computeDuration: m.computeDuration.labels(labels),
     batchSize: m.batchSize.labels(labels),
     batchRequests: m.batchRequests.labels(labels),
+    batchIsolations: m.batchIsolations.labels(labels),
   };
 }
 
@@ -65,13 +88,16 @@ export class ModelVersion {
   readonly docString: string;
   /** Approximate memory footprint: resident memory growth across the session loads. */
   readonly memoryBytes: number;
+  /** Whether requests are merged into batches, and why (the batching probe's finding, or the config). */
+  readonly batchingNote: { merged: boolean; reason: string };
   readonly #scheduler: BatchScheduler;
   readonly #handles: SessionHandle[];
   readonly #pool: WorkerPool;
   /** Metric children bound once: no label lookups on the request path. */
   readonly #m: ReturnType<typeof bindMetrics>;
 
-  private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature) {
+  private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature, batchingNote: { merged: boolean; reason: string }) {
+    this.batchingNote = batchingNote;
     this.model = init.model;
     this.version = init.version;
     this.path = init.path;
@@ -86,7 +112,7 @@ export class ModelVersion {
     this.#m = bindMetrics(init.metrics, { model: init.model, version: String(init.version) });
     const b = init.settings.batching;
     this.#scheduler = new BatchScheduler(
-      { enabled: b.enabled, maxBatchSize: signature.maxBatchSize, maxQueueDelayMs: b.maxQueueDelayMs, preferredBatchSizes: b.preferredBatchSizes.filter((s) => s <= signature.maxBatchSize), maxQueueSize: b.maxQueueSize },
+      { enabled: batchingNote.merged, maxBatchSize: signature.maxBatchSize, maxQueueDelayMs: b.maxQueueDelayMs, preferredBatchSizes: b.preferredBatchSizes.filter((s) => s <= signature.maxBatchSize), maxQueueSize: b.maxQueueSize },
       handles.map((h) => instanceFor(init.pool, h)),
       {
         batchExecuted: ({ rows, requests, computeNs, ioNs, ok }) => {
@@ -96,6 +122,7 @@ export class ModelVersion {
           this.#m.batchRequests.observe(requests);
           this.#m.computeDuration.observe(computeNs / 1e9);
         },
+        batchIsolated: () => this.#m.batchIsolations.inc(),
       },
     );
   }
@@ -111,8 +138,9 @@ export class ModelVersion {
         handles.push(await init.pool.load(init.path, init.settings.session, worker));
       }
       const first = handles[0]!;
-      const signature = deriveSignature(first.inputs, first.outputs, init.settings, init.defaultMaxBatchSize);
-      return new ModelVersion(init, handles, signature);
+      const declared = deriveSignature(first.inputs, first.outputs, init.settings, init.defaultMaxBatchSize);
+      const { signature, note } = await decideBatching(declared, init, first);
+      return new ModelVersion(init, handles, signature, note);
     } catch (err) {
       await Promise.all(handles.map((h) => init.pool.unload(h)));
       throw err;

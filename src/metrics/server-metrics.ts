@@ -59,6 +59,12 @@ export class ServerMetrics {
     buckets: BATCH_BUCKETS,
     registers: [this.registry],
   });
+  readonly batchIsolations = new Counter({
+    name: 'berth_inference_batch_isolations_total',
+    help: 'Batches ONNX Runtime failed on that were split and re-run so that only the requests failing alone fail.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
   /** Read from the schedulers at scrape time (see setQueueDepthSource), not set per request. */
   #queueDepthSource: () => Iterable<{ model: string; version: string; depth: number }> = () => [];
   readonly queueDepth = new Gauge({

@@ -194,14 +194,14 @@ export class ModelManager {
       }
       const old = entry.versions.get(version)?.served;
       // The swap: from here on new requests reach the new sessions; the old drain and go.
-      entry.versions.set(version, { version, state: 'READY', reason: '', served, stamp });
+      entry.versions.set(version, { version, state: 'READY', reason: served.batchingNote.merged ? '' : served.batchingNote.reason, served, stamp });
       if (old !== undefined) this.#opts.onVersionRetired?.(old);
       this.#opts.onVersionServing?.(served);
       this.#opts.metrics.setModelState(name, String(version), 'READY');
       this.#opts.metrics.modelLoads.inc({ model: name, version: String(version) });
       this.#opts.metrics.modelLoadDuration.observe({ model: name }, (performance.now() - t0) / 1000);
       this.#opts.logger.info(
-        { model: name, version, loadMs: Math.round(performance.now() - t0), maxBatchSize: served.signature.maxBatchSize, instances: served.instanceCount, reload: old !== undefined },
+        { model: name, version, loadMs: Math.round(performance.now() - t0), maxBatchSize: served.signature.maxBatchSize, batching: served.batchingNote.reason, instances: served.instanceCount, reload: old !== undefined },
         'model version loaded',
       );
       if (old !== undefined) await old.unload();

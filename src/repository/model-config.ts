@@ -34,6 +34,7 @@ export const BatchingSchema = Type.Object(
     preferredBatchSizes: Type.Optional(Type.Array(Int(1, 'A batch size.'), { description: 'Batch sizes sent without waiting.' })),
     maxQueueSize: Type.Optional(Int(1, 'Requests that may wait; more get 503.')),
     queueTimeoutMs: Type.Optional(Type.Number({ minimum: 0, description: 'Default deadline for a queued request (ms); 0 = none.' })),
+    probe: Type.Optional(Type.Boolean({ description: 'Before merging requests, prove at load that rows are independent (rows run alone and stacked agree); false trusts the dynamic first dimension (default true).' })),
   },
   { additionalProperties: false },
 );
@@ -84,6 +85,7 @@ export const ModelDefaultsSchema = Type.Object(
     instanceCount: Type.Optional(Int(1, 'Sessions of each version, spread over the workers.')),
     session: Type.Optional(SessionSchema),
     allowNonFinite: Type.Optional(Type.Boolean({ description: 'Accept NaN/±Infinity in float inputs (default: refuse).' })),
+    allowSignatureChange: Type.Optional(Type.Boolean({ description: 'Let a new version whose inputs or outputs differ from the serving one become the default (default false: it loads, is reachable at /versions/N, and the serving one stays the default).' })),
     alerts: Type.Optional(AlertRulesSchema),
   },
   { additionalProperties: false },
@@ -110,10 +112,11 @@ export interface ResolvedModelSettings {
   versionPolicy: VersionPolicy;
   /** undefined: decide from the model (batchable → default size, else 0). */
   maxBatchSize: number | undefined;
-  batching: { enabled: boolean; maxQueueDelayMs: number; preferredBatchSizes: number[]; maxQueueSize: number; queueTimeoutMs: number };
+  batching: { enabled: boolean; maxQueueDelayMs: number; preferredBatchSizes: number[]; maxQueueSize: number; queueTimeoutMs: number; probe: boolean };
   instanceCount: number;
   session: Static<typeof SessionSchema>;
   allowNonFinite: boolean;
+  allowSignatureChange: boolean;
   defaultModelFilename: string;
   inputs: Static<typeof TensorOverride>[];
   outputs: Static<typeof TensorOverride>[];
@@ -125,7 +128,7 @@ export interface ResolvedModelSettings {
 
 export const BUILTIN_DEFAULTS = {
   maxBatchSize: 32,
-  batching: { enabled: true, maxQueueDelayMs: 0, preferredBatchSizes: [] as number[], maxQueueSize: 1024, queueTimeoutMs: 30_000 },
+  batching: { enabled: true, maxQueueDelayMs: 0, preferredBatchSizes: [] as number[], maxQueueSize: 1024, queueTimeoutMs: 30_000, probe: true },
   instanceCount: 1,
 } as const;
 
@@ -139,6 +142,7 @@ export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): R
     instanceCount: config.instanceCount ?? defaults.instanceCount ?? BUILTIN_DEFAULTS.instanceCount,
     session: { ...stripUndefined(defaults.session ?? {}), ...stripUndefined(config.session ?? {}) },
     allowNonFinite: config.allowNonFinite ?? defaults.allowNonFinite ?? false,
+    allowSignatureChange: config.allowSignatureChange ?? defaults.allowSignatureChange ?? false,
     defaultModelFilename: config.defaultModelFilename ?? 'model.onnx',
     inputs: config.inputs ?? [],
     outputs: config.outputs ?? [],

@@ -78,7 +78,8 @@ async function handle(msg: ToWorker): Promise<void> {
       const feeds: Record<string, ort.Tensor> = {};
       for (const f of msg.feeds) feeds[f.name] = new ort.Tensor(f.type, f.data as never, f.dims);
       const t0 = process.hrtime.bigint();
-      const result = await session.run(feeds, msg.fetches);
+      // ONNX Runtime would also print a failed run to stderr; the error goes back to the caller, which reports it.
+      const result = await session.run(feeds, msg.fetches, { logSeverityLevel: 4 });
       const computeNs = Number(process.hrtime.bigint() - t0);
       const outputs: WireTensor[] = [];
       const transfer: ArrayBuffer[] = [];

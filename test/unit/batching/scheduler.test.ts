@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { BatchScheduler, type BatchingOptions, type ExecutionInstance } from '../../../src/batching/scheduler.js';
-import { isBerthError } from '../../../src/errors.js';
+import { BerthError, isBerthError } from '../../../src/errors.js';
 import type { InferenceRequest, InferenceResult, Tensor } from '../../../src/inference/types.js';
 
 /** A fake execution instance: records each batch and completes it when the test says so. */
@@ -40,6 +40,20 @@ class FakeInstance implements ExecutionInstance {
     assert.ok(c, 'no running batch to finish');
     (c as { done?: boolean }).done = true;
     c.finish(err);
+  }
+}
+
+/** An instance that answers at once: 2·x per row, or fails the whole batch when `fails(rows)` says so (as ONNX Runtime does). */
+class AutoInstance implements ExecutionInstance {
+  batches: number[][] = [];
+  constructor(private fails: (x: number[]) => boolean, private error: () => Error = () => new Error('Gather: index out of range')) {}
+  async run(inputs: Tensor[], outputNames: string[]): Promise<{ outputs: Tensor[]; computeNs: number }> {
+    await Promise.resolve();
+    const x = Array.from(inputs[0]!.data as Float32Array);
+    this.batches.push(x);
+    if (this.fails(x)) throw this.error();
+    const dbl = Float32Array.from(x, (v) => 2 * v);
+    return { outputs: outputNames.map(() => ({ name: 'double', datatype: 'FP32', shape: [x.length, 1], data: dbl })), computeNs: 1000 };
   }
 }
 
@@ -282,20 +296,48 @@ describe('BatchScheduler', () => {
     await Promise.all([p1, p2, p3]);
   });
 
-  test('an instance failure fails every request of that batch and the next batch still runs', async () => {
-    const inst = new FakeInstance();
+  test('regression: one bad request failed everyone in its batch — a failed batch is re-run in halves and only the failing request fails, with 422', async () => {
+    const inst = new AutoInstance((x) => x.some((v) => v < 0));
+    const isolated: number[] = [];
+    const s = new BatchScheduler(BASE, [inst], { batchIsolated: (n) => isolated.push(n) }, clock);
+    // The first runs alone at once; the other seven queue behind it and run as one batch.
+    const values = [10, 1, 2, 3, -1, 5, 6, 7];
+    const ps = values.map((v) => s.submit(req([v])));
+    const settled = await Promise.allSettled(ps);
+    for (const [i, r] of settled.entries()) {
+      if (values[i]! < 0) {
+        assert.equal(r.status, 'rejected');
+        const e = (r as PromiseRejectedResult).reason as Error;
+        assert.ok(isBerthError(e, 'BERTH_ERR_INPUT_REJECTED_BY_MODEL'), String(e));
+        assert.equal((e as { status?: number }).status, 422);
+        assert.match(e.message, /index out of range/);
+      } else {
+        assert.equal(r.status, 'fulfilled', `request ${i}`);
+        assert.deepEqual(data((r as PromiseFulfilledResult<InferenceResult>).value), [2 * values[i]!]);
+      }
+    }
+    // 1 lone run + the failed batch of 7 + its halves, bisected down to the bad request: at most 2·7 − 1 runs for the batch.
+    assert.ok(inst.batches.length <= 1 + 2 * 7 - 1, `${inst.batches.length} runs`);
+    assert.deepEqual(isolated[0], 7);
+    assert.equal(inst.batches[1]!.length, 7, 'the seven were first tried as one batch');
+  });
+
+  test('a failure that is not ONNX Runtime\'s (a lost worker) fails the whole batch without re-runs', async () => {
+    const inst = new AutoInstance(() => true, () => new BerthError('BERTH_ERR_MODEL_NOT_READY', 'worker 0 stopped'));
     const s = new BatchScheduler(BASE, [inst], {}, clock);
-    const first = s.submit(req([0]));
-    const batch = [s.submit(req([1])), s.submit(req([2]))];
-    inst.finishNext();
-    await first;
-    await flush();
-    const next = s.submit(req([3]));
-    inst.finishNext(new Error('ORT exploded'));
-    for (const p of batch) await assert.rejects(p, (e: unknown) => isBerthError(e, 'BERTH_ERR_INFERENCE_FAILED') && /ORT exploded/.test(e.message));
-    await flush();
-    inst.finishNext();
-    assert.deepEqual(data(await next), [6]);
+    const ps = [1, 2, 3].map((v) => s.submit(req([v])));
+    for (const p of ps) await assert.rejects(p, (e: unknown) => isBerthError(e, 'BERTH_ERR_MODEL_NOT_READY'));
+    assert.equal(inst.batches.length, 2, 'one lone run, one batch of two, no isolation');
+  });
+
+  test('a lone request that fails on a version that never ran anything is a server error (500); once others ran, it is blamed on its input (422)', async () => {
+    const inst = new AutoInstance((x) => x.some((v) => v < 0));
+    const s = new BatchScheduler(BASE, [inst], {}, clock);
+    await assert.rejects(s.submit(req([-1])), (e: unknown) => isBerthError(e, 'BERTH_ERR_INFERENCE_FAILED'));
+    assert.deepEqual(data(await s.submit(req([4]))), [8]);
+    await assert.rejects(s.submit(req([-1])), (e: unknown) => isBerthError(e, 'BERTH_ERR_INPUT_REJECTED_BY_MODEL'));
+    // The next request still runs.
+    assert.deepEqual(data(await s.submit(req([5]))), [10]);
   });
 
   test('an output whose first dimension is not the batch size fails the batch with a clear message', async () => {
