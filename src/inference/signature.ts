@@ -72,3 +72,24 @@ export function deriveSignature(inputs: WireValueMetadata[], outputs: WireValueM
   }
   return { inputs: ins, outputs: outs, maxBatchSize };
 }
+
+function describeSpecs(list: readonly TensorSpec[]): string {
+  return list.map((s) => `${s.name} ${s.datatype} ${formatShape(s.shape)}`).join(', ');
+}
+
+/**
+ * The first way two signatures differ for a client (input or output names, datatypes,
+ * shapes), in words; undefined when a client of one can call the other unchanged.
+ */
+export function signatureDifference(serving: ModelSignature, candidate: ModelSignature): string | undefined {
+  for (const kind of ['inputs', 'outputs'] as const) {
+    const a = serving[kind];
+    const b = candidate[kind];
+    const same = a.length === b.length && a.every((s, i) => {
+      const t = b[i]!;
+      return s.name === t.name && s.datatype === t.datatype && formatShape(s.shape) === formatShape(t.shape);
+    });
+    if (!same) return `${kind} ${describeSpecs(b)} instead of ${describeSpecs(a)}`;
+  }
+  return undefined;
+}

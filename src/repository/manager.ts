@@ -10,6 +10,7 @@
  */
 import { BerthError, messageOf } from '../errors.js';
 import { ModelVersion } from '../inference/model-version.js';
+import { signatureDifference } from '../inference/signature.js';
 import type { Logger } from '../logging/logger.js';
 import type { ServerMetrics, VersionState } from '../metrics/server-metrics.js';
 import type { WorkerPool } from '../runtime/worker-pool.js';
@@ -39,6 +40,11 @@ interface VersionEntry {
   served: ModelVersion | undefined;
   /** File + config stamp the current `served` (or the last failed attempt) was loaded from. */
   stamp: string;
+  /**
+   * Set while the version is READY but not the model's default: its signature differs from the
+   * default's and the config does not allow signature changes. Reached only at /versions/N.
+   */
+  held?: string;
 }
 
 interface ModelEntry {
@@ -173,11 +179,48 @@ export class ModelManager {
     }
 
     // Retire versions outside the policy once every wanted version is ready.
-    const allWantedReady = [...wanted].every((v) => entry!.versions.get(v)?.state === 'READY');
+    const allWantedReady = [...wanted].every((v) => entry!.versions.get(v)?.state === 'READY' && entry!.versions.get(v)?.held === undefined);
     for (const v of [...entry.versions.values()]) {
       if (wanted.has(v.version)) continue;
       if (v.state !== 'READY' || allWantedReady) await this.#retire(name, entry, v);
     }
+    this.#releaseHeld(name, entry);
+  }
+
+  /** The version unversioned requests reach: the highest READY one that is not held back. */
+  #defaultEntry(entry: ModelEntry, except?: number): VersionEntry | undefined {
+    let best: VersionEntry | undefined;
+    for (const v of entry.versions.values()) {
+      if (v.version === except || v.state !== 'READY' || v.served === undefined || v.held !== undefined) continue;
+      if (best === undefined || v.version > best.version) best = v;
+    }
+    return best;
+  }
+
+  /**
+   * How `candidate` (about to serve as `version`) differs from what clients call now: the
+   * file it replaces when that version is the default ('itself'), else the default version.
+   */
+  #signatureChange(entry: ModelEntry, version: number, candidate: ModelVersion): { change: string | undefined; against: 'itself' | 'default' | undefined } {
+    const same = entry.versions.get(version);
+    if (same?.state === 'READY' && same.served !== undefined && same.held === undefined) {
+      return { change: signatureDifference(same.served.signature, candidate.signature), against: 'itself' };
+    }
+    const reference = this.#defaultEntry(entry, version);
+    // A version below the default never becomes the default, so it is not held back.
+    if (reference?.served === undefined || reference.version > version) return { change: undefined, against: undefined };
+    return { change: signatureDifference(reference.served.signature, candidate.signature), against: 'default' };
+  }
+
+  /** When nothing else can serve as the default any more (its version was removed), the highest held-back version becomes it. */
+  #releaseHeld(name: string, entry: ModelEntry): void {
+    if (this.#defaultEntry(entry) !== undefined) return;
+    let top: VersionEntry | undefined;
+    for (const v of entry.versions.values()) if (v.held !== undefined && v.state === 'READY' && (top === undefined || v.version > top.version)) top = v;
+    if (top === undefined) return;
+    delete top.held;
+    top.reason = top.served !== undefined && !top.served.batchingNote.merged ? top.served.batchingNote.reason : '';
+    this.#opts.logger.info({ model: name, version: top.version }, 'held-back model version is now the default: no other version serves');
   }
 
   async #load(name: string, entry: ModelEntry, version: number, path: string, stamp: string, settings: ReturnType<typeof resolveSettings>): Promise<void> {
@@ -193,8 +236,24 @@ export class ModelManager {
         return;
       }
       const old = entry.versions.get(version)?.served;
+      const { change, against } = settings.allowSignatureChange ? { change: undefined, against: undefined } : this.#signatureChange(entry, version, served);
+      if (change !== undefined && against === 'itself') {
+        // The same version number cannot be served twice: keep the loaded file, refuse the new one.
+        await served.unload();
+        const current = entry.versions.get(version)!;
+        current.reason = `reload refused, serving the previously loaded file: the new file has ${change}; set allowSignatureChange: true in berth.yaml to accept it`;
+        current.stamp = stamp;
+        this.#opts.logger.error({ model: name, version, reason: current.reason }, 'model version reload refused: signature changed');
+        return;
+      }
       // The swap: from here on new requests reach the new sessions; the old drain and go.
-      entry.versions.set(version, { version, state: 'READY', reason: served.batchingNote.merged ? '' : served.batchingNote.reason, served, stamp });
+      const loaded: VersionEntry = { version, state: 'READY', reason: served.batchingNote.merged ? '' : served.batchingNote.reason, served, stamp };
+      if (change !== undefined) {
+        loaded.held = `loaded but not the default: it has ${change} (the default is version ${this.#defaultEntry(entry)!.version}); requests reach it only at /versions/${version}; set allowSignatureChange: true in berth.yaml to make it the default`;
+        loaded.reason = loaded.held;
+        this.#opts.logger.warn({ model: name, version, reason: loaded.held }, 'model version held back: signature changed');
+      }
+      entry.versions.set(version, loaded);
       if (old !== undefined) this.#opts.onVersionRetired?.(old);
       this.#opts.onVersionServing?.(served);
       this.#opts.metrics.setModelState(name, String(version), 'READY');
@@ -290,10 +349,7 @@ export class ModelManager {
       if (v.state === 'READY' && v.served !== undefined) return v.served;
       throw notReady(name, v);
     }
-    let best: VersionEntry | undefined;
-    for (const v of entry.versions.values()) {
-      if (v.state === 'READY' && v.served !== undefined && (best === undefined || v.version > best.version)) best = v;
-    }
+    const best = this.#defaultEntry(entry);
     if (best?.served !== undefined) return best.served;
     if (entry.unloadedByUser) throw new BerthError('BERTH_ERR_MODEL_NOT_READY', `model '${name}' is unloaded; POST /v2/repository/models/${name}/load to load it`);
     const any = [...entry.versions.values()].sort((a, b) => b.version - a.version)[0];

@@ -343,3 +343,47 @@ test('regression: a berth.yaml rewritten in place is always picked up (a read ra
   }
   assert.deepEqual(stuck, [], 'every rewrite was eventually served');
 });
+
+test('regression: a model with another signature dropped in as a new version took over, and every following request failed with 400', { timeout: 120_000 }, async (t) => {
+  const DIGITS = join(EXAMPLES, 'digits/1/model.onnx');
+  const s = await startServer({ models: [{ name: 'income', file: INCOME, versions: [2] }], config: { repository: { pollIntervalMs: 200 } } });
+  t.after(() => s.close());
+  const u = s.url;
+  const load = new LoadLoops(u, 3);
+  let v3: IndexEntry;
+  try {
+    await waitFor('answers from version 2', () => load.count('2') >= 20);
+    addVersion(s.repo, 'income', 3, (f) => cpSync(DIGITS, f));
+    v3 = await waitFor('version 3 loaded and held back', async () => (await index(u)).find((e) => e.name === 'income' && e.version === '3' && e.state === 'READY'), 15_000);
+    const before = load.outcomes.length;
+    await waitFor('more answers after version 3 loaded', () => load.outcomes.length >= before + 50);
+    for (let i = 0; i < 3; i++) await index(u); // more syncs: version 2 is not retired
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures(), [], 'no request failed: the default stayed version 2');
+  assert.deepEqual(load.wrong, []);
+  assert.equal(load.count('3'), 0);
+  assert.match(v3.reason, /not the default: it has inputs image FP32 \[-1, 1, 8, 8\] instead of features FP32 \[-1, 91\]/);
+  assert.match(v3.reason, /allowSignatureChange: true/);
+  assert.deepEqual((await index(u)).filter((e) => e.name === 'income').map((e) => `${e.version}:${e.state}`), ['2:READY', '3:READY']);
+  // Version 3 is reachable directly, with its own signature.
+  const direct = await infer(`${u}/v2/models/income/versions/3/infer`, { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: new Array(64).fill(0) }] });
+  assert.equal(direct.status, 200, JSON.stringify(direct.json));
+  assert.equal((await getJson(`${u}/v2/models/income`)).json.inputs[0].name, 'features');
+
+  // The config allows the change: version 3 becomes the default and version 2 is retired.
+  writeFileSync(join(s.repo, 'income/berth.yaml'), 'allowSignatureChange: true\n');
+  await waitFor('version 3 is the default', async () => (await getJson(`${u}/v2/models/income`)).json.inputs?.[0]?.name === 'image', 15_000);
+  await waitFor('version 2 retired', async () => (await index(u)).filter((e) => e.name === 'income').map((e) => e.version).join() === '3', 15_000);
+});
+
+test('regression: a version file replaced in place by one with another signature is refused; the loaded file keeps serving', { timeout: 60_000 }, async (t) => {
+  const s = await startServer({ models: [{ name: 'income', file: INCOME }] });
+  t.after(() => s.close());
+  cpSync(join(EXAMPLES, 'digits/1/model.onnx'), join(s.repo, 'income/1/model.onnx'));
+  const e = (await index(s.url)).find((x) => x.name === 'income' && x.version === '1')!;
+  assert.equal(e.state, 'READY');
+  assert.match(e.reason, /^reload refused, serving the previously loaded file: the new file has inputs image/);
+  assert.equal((await infer(`${s.url}/v2/models/income/infer`, incomeRequest)).status, 200);
+});
