@@ -60,7 +60,8 @@ export function deriveSignature(inputs: WireValueMetadata[], outputs: WireValueM
     ins.find((s) => s.shape.length === 0 || s.shape[0] !== -1) ??
     outs.find((s) => s.shape.length > 0 && s.shape[0] !== -1);
   let maxBatchSize: number;
-  if (settings.maxBatchSize === 0) {
+  if (settings.maxBatchSize === 0 || ins.length === 0) {
+    // A model without inputs has nothing to batch: each request runs it once.
     maxBatchSize = 0;
   } else if (notBatchable !== undefined) {
     if (settings.maxBatchSize !== undefined) {

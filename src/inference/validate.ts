@@ -75,7 +75,7 @@ export function checkRequestInputs(signature: ModelSignature, tensors: Tensor[])
     if (matches.length > 1) throw new BerthError('BERTH_ERR_INVALID_INPUT', `input '${spec.name}' is given ${matches.length} times`);
     ordered.push(matches[0]!);
   }
-  if (signature.maxBatchSize === 0) return { inputs: ordered, batchSize: 1 };
+  if (signature.maxBatchSize === 0 || ordered.length === 0) return { inputs: ordered, batchSize: 1 };
   const first = ordered[0]!;
   const batchSize = first.shape[0]!;
   for (const t of ordered) {
@@ -83,7 +83,6 @@ export function checkRequestInputs(signature: ModelSignature, tensors: Tensor[])
       throw new BerthError('BERTH_ERR_INVALID_INPUT', `input '${t.name}': batch size (first dimension) ${String(t.shape[0])} differs from input '${first.name}' with ${batchSize}`);
     }
   }
-  if (batchSize < 1) throw new BerthError('BERTH_ERR_INVALID_INPUT', `input '${first.name}': batch size (first dimension) must be at least 1, got ${batchSize}`);
   if (batchSize > signature.maxBatchSize) {
     throw new BerthError('BERTH_ERR_BATCH_TOO_LARGE', `input '${first.name}': batch size ${batchSize} exceeds this model's maxBatchSize ${signature.maxBatchSize}; split the request`);
   }

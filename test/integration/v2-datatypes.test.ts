@@ -119,6 +119,7 @@ test('datatypes over JSON and binary', async (t) => {
       { name: 'digits', file: DIGITS, config: readFileSync(join(EXAMPLES, 'digits/berth.yaml'), 'utf8') },
       { name: 'fixed', file: fixture('fixed_batch.onnx') },
       { name: 'scalar', file: fixture('scalar_in.onnx') },
+      { name: 'constant', file: fixture('no_inputs.onnx') },
     ],
   });
   t.after(() => s.close());
@@ -223,6 +224,80 @@ test('datatypes over JSON and binary', async (t) => {
     const r = await infer(`${u}/v2/models/identity/infer`, { inputs, outputs: [{ name: 'out_string' }] });
     assert.equal(r.status, 400, JSON.stringify(r.json));
     assert.match(String((r.json as { error: string }).error), /input 'in_string': BYTES element 0 contains a NUL character/);
+  });
+
+  await t.test('regression: INT64 beyond 2^53 was written as a bare JSON number — such an output is written as strings, flagged int64_as_string', async () => {
+    const r = await infer(`${u}/v2/models/identity/infer`, {
+      inputs: TYPES.map((c) => ({ name: inName(c), datatype: c.v2, shape: [2, 3], data: c.json })),
+      outputs: [{ name: 'out_int64' }, { name: 'out_uint64' }, { name: 'out_int32' }],
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json, bigintSafe));
+    const text = r.raw.toString('utf8');
+    const out = JSON.parse(text).outputs as { name: string; data: unknown[]; parameters?: Record<string, unknown> }[];
+    const i64 = out.find((o) => o.name === 'out_int64')!;
+    assert.deepEqual(i64.parameters, { int64_as_string: true });
+    // Plain JSON.parse (doubles) reads every value exactly, because they are strings.
+    assert.deepEqual(i64.data, [String(-(2n ** 63n)), String(-P53 - 1n), '-1', '0', String(P53 + 1n), String(2n ** 63n - 1n)]);
+    assert.deepEqual(out.find((o) => o.name === 'out_uint64')!.data, TYPES.find((c) => c.v2 === 'UINT64')!.binary.map(String));
+    assert.equal(out.find((o) => o.name === 'out_int32')!.parameters, undefined);
+    // INT64 values within ±(2^53 − 1) stay JSON numbers.
+    const small = await infer(`${u}/v2/models/arith/infer`, {
+      inputs: [
+        { name: 'a', datatype: 'INT64', shape: [1, 2], data: [-(2 ** 53) + 2, 7] },
+        { name: 'b', datatype: 'FP64', shape: [1, 2], data: [0, 0] },
+        { name: 'c', datatype: 'BOOL', shape: [1, 2], data: [true, false] },
+        { name: 's', datatype: 'BYTES', shape: [1, 1], data: ['x'] },
+      ],
+      outputs: [{ name: 'a_plus_one' }],
+    });
+    const o = JSON.parse(small.raw.toString('utf8')).outputs[0];
+    assert.deepEqual(o.data, [-(2 ** 53) + 3, 8]);
+    assert.equal(o.parameters, undefined);
+  });
+
+  await t.test('regression: BYTES that are not UTF-8 were silently altered (ff fe 41 → ef bf bd ef bf bd 41) — refused with the element named', async () => {
+    const header = {
+      inputs: TYPES.map((c) => (c.v2 === 'BYTES'
+        ? { name: inName(c), datatype: c.v2, shape: [2, 3], parameters: { binary_data_size: 0 } }
+        : { name: inName(c), datatype: c.v2, shape: [2, 3], data: c.json })),
+    };
+    const parts = [Buffer.from('ok'), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('a'), Buffer.from('b'), Buffer.from('c'), Buffer.from('d')].flatMap((b) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b.length);
+      return [len, b];
+    });
+    const data = Buffer.concat(parts);
+    (header.inputs.find((i) => i.datatype === 'BYTES')!.parameters as { binary_data_size: number }).binary_data_size = data.length;
+    const r = await inferBinary(`${u}/v2/models/identity/infer`, header, [data]);
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.match(r.json.error, /input 'in_string': BYTES element 1 is not valid UTF-8 \(bytes ff fe 41\)/);
+    // A JSON string with an unpaired surrogate has no UTF-8 form either.
+    const lone = await infer(`${u}/v2/models/identity/infer`, `{"inputs":[${TYPES.map((c) => JSON.stringify({ name: inName(c), datatype: c.v2, shape: [2, 3], data: c.v2 === 'BYTES' ? ['a', 'b', 'c', 'd', 'e', 'f'] : c.json })).join(',').replace('"a"', '"\\ud800"')}]}`);
+    assert.equal(lone.status, 400, JSON.stringify(lone.json));
+    assert.match(lone.json.error, /input 'in_string': BYTES element 0 contains an unpaired UTF-16 surrogate/);
+  });
+
+  await t.test('regression: an empty batch ([0, …]) was refused though ONNX Runtime accepts it', async () => {
+    const r = await infer(`${u}/v2/models/identity/infer`, { inputs: TYPES.map((c) => ({ name: inName(c), datatype: c.v2, shape: [0, 3], data: [] })) });
+    assert.equal(r.status, 200, JSON.stringify(r.json, bigintSafe));
+    for (const o of r.json.outputs as { shape: number[]; data: unknown[] }[]) {
+      assert.deepEqual(o.shape, [0, 3]);
+      assert.deepEqual(o.data, []);
+    }
+    const inc = await infer(`${u}/v2/models/income/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [0, 91], data: [] }] });
+    assert.equal(inc.status, 200, JSON.stringify(inc.json));
+    assert.deepEqual(inc.json.outputs.map((o: { shape: number[] }) => o.shape[0]), inc.json.outputs.map(() => 0));
+    // The server goes on serving (and its monitor took the empty decision in its stride).
+    assert.equal((await infer(`${u}/v2/models/income/infer`, readJson('examples/requests/income.json'))).status, 200);
+  });
+
+  await t.test('regression: a model with no inputs loaded READY but could not be called', async () => {
+    const r = await infer(`${u}/v2/models/constant/infer`, { inputs: [] });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(outputValues(r, 'y'), [1.5, -2, 3.25]);
+    const meta = await (await fetch(`${u}/v2/models/constant`)).json() as { inputs: unknown[]; parameters: { max_batch_size: number } };
+    assert.deepEqual(meta.inputs, []);
+    assert.equal(meta.parameters.max_batch_size, 0);
   });
 
   await t.test('arith_mixed: computed outputs equal in-process onnxruntime, JSON and binary', async () => {

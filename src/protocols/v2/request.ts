@@ -4,6 +4,7 @@
  * binary tensor data (binary tensor data extension), or a raw binary body — into an
  * `InferenceRequest` checked against the model's signature. Every message names the field.
  */
+import { isUtf8 } from 'node:buffer';
 import { newRequestId } from '../../inference/request-id.js';
 import { BerthError } from '../../errors.js';
 import type { InferenceRequest, ModelSignature, Tensor, TensorSpec } from '../../inference/types.js';
@@ -130,6 +131,8 @@ export function decodeJsonData(name: string, datatype: V2Datatype, data: unknown
       case 'string':
         if (typeof v !== 'string') throw elementError(name, i, v, 'a string for BYTES');
         if (v.includes('\u0000')) throw nulError(name, i);
+        // A lone surrogate (\ud800 in JSON) has no UTF-8 form: it would reach the model as U+FFFD.
+        if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) throw notUtf8Error(name, i, 'contains an unpaired UTF-16 surrogate');
         (out as string[])[i] = v;
         return;
     }
@@ -154,6 +157,10 @@ function nulError(name: string, index: number): BerthError {
   return new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': BYTES element ${index} contains a NUL character, which ONNX Runtime string tensors cannot hold (the value would be cut short)`);
 }
 
+function notUtf8Error(name: string, index: number, what: string): BerthError {
+  return new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': BYTES element ${index} ${what}; ONNX Runtime string tensors hold UTF-8 text only, so send binary values base64-encoded`);
+}
+
 function elementError(name: string, index: number, v: unknown, expected: string): BerthError {
   return new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': element ${index} is ${describeValue(v)}, expected ${expected}`);
 }
@@ -169,8 +176,11 @@ export function decodeBinaryData(name: string, datatype: V2Datatype, bytes: Buff
       const len = bytes.readUInt32LE(off);
       off += 4;
       if (off + len > bytes.length) throw binaryError(name, `BYTES element ${out.length} claims ${len} bytes but only ${bytes.length - off} remain`);
-      if (bytes.subarray(off, off + len).includes(0)) throw nulError(name, out.length);
-      out.push(bytes.toString('utf8', off, off + len));
+      const element = bytes.subarray(off, off + len);
+      if (element.includes(0)) throw nulError(name, out.length);
+      // onnxruntime-node carries strings as text: bytes that are not UTF-8 would be replaced by U+FFFD, silently.
+      if (!isUtf8(element)) throw notUtf8Error(name, out.length, `is not valid UTF-8 (bytes ${element.subarray(0, 8).toString('hex').replace(/(..)(?=.)/g, '$1 ')}${len > 8 ? ' …' : ''})`);
+      out.push(element.toString('utf8'));
       off += len;
     }
     if (out.length !== count) throw new BerthError('BERTH_ERR_INVALID_INPUT', `input '${name}': shape needs ${count} elements, binary data has ${out.length}`);
@@ -258,7 +268,7 @@ export function decodeInferRequest(o: DecodeOptions): DecodedInfer {
   if (binaryOut !== undefined && typeof binaryOut !== 'boolean') throw bad(`parameters.binary_data_output: expected true or false, got ${typeName(binaryOut)}`);
 
   if (!Array.isArray(header.inputs)) throw bad(`inputs: expected an array of input tensors, got ${typeName(header.inputs)}`);
-  if (header.inputs.length === 0) throw bad('inputs: must contain at least one input tensor');
+  if (header.inputs.length === 0 && signature.inputs.length > 0) throw bad('inputs: must contain at least one input tensor');
 
   let binaryOffset = jsonEnd;
   const tensors: Tensor[] = [];

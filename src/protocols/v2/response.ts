@@ -55,10 +55,30 @@ export function dataJson(t: Tensor): string {
     }
     case 'BYTES':
       return JSON.stringify(d);
+    case 'INT64':
+    case 'UINT64':
+      if (int64AsStrings(t)) return `[${Array.prototype.map.call(d, (v: bigint) => `"${v}"`).join(',')}]`;
+      return `[${Array.prototype.join.call(d, ',')}]`;
     default:
-      // Integers, including INT64/UINT64 written exactly from their BigInt values.
       return `[${Array.prototype.join.call(d, ',')}]`;
   }
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * JSON numbers beyond ±(2^53 − 1) are read inexactly by most JSON parsers (RFC 8259 §6), so
+ * an INT64/UINT64 output holding such a value is written as decimal strings, flagged with
+ * the output parameter `int64_as_string` (request decoding accepts strings for INT64 too).
+ */
+export function int64AsStrings(t: Tensor): boolean {
+  if (t.datatype !== 'INT64' && t.datatype !== 'UINT64') return false;
+  const d = t.data as BigInt64Array | BigUint64Array;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (v > MAX_SAFE || v < -MAX_SAFE) return true;
+  }
+  return false;
 }
 
 /** Raw little-endian bytes of a tensor (binary tensor data extension). */
@@ -110,7 +130,7 @@ export function encodeInferResponse(
       binaries.push(bin);
       outs.push(`${head},"parameters":{"binary_data_size":${bin.length}}}`);
     } else {
-      outs.push(`${head},"data":${dataJson(t)}}`);
+      outs.push(`${head}${int64AsStrings(t) ? ',"parameters":{"int64_as_string":true}' : ''},"data":${dataJson(t)}}`);
     }
   }
   const params = parameters === undefined ? '' : `,"parameters":${JSON.stringify(parameters)}`;
