@@ -83,7 +83,7 @@ async function checkAnswer(j: Job, r: InferResponse): Promise<void> {
   }
 }
 
-test('64 concurrent requests to two models are batched and each gets its own rows', async (t) => {
+test('64 concurrent requests to two models, batched as load allows, each get their own rows', async (t) => {
   const s = await startServer({
     models: [
       { name: 'digits', file: DIGITS, config: readFileSync(join(EXAMPLES, 'digits/berth.yaml'), 'utf8') },
@@ -107,23 +107,36 @@ test('64 concurrent requests to two models are batched and each gets its own row
     assert.equal(requests, 32, `${model}: every request ran in exactly one batch`);
     assert.ok(executions >= 1 && executions <= 32, `${model}: ${executions} executions`);
   }
-  const digitsExecutions = metricSum(samples, 'berth_inference_batch_requests_count', { model: 'digits' });
-  const digitsSingles = metricSum(samples, 'berth_inference_batch_requests_bucket', { model: 'digits', le: '1' });
-  assert.ok(digitsSingles < digitsExecutions, `some digits batch held more than one request (${digitsSingles} of ${digitsExecutions} held one)`);
   const rowsBy = (m: string): number => jobs.filter((j) => j.model === m).reduce((n, j) => n + j.rows, 0);
   assert.equal(metricSum(samples, 'berth_inference_batch_size_sum', { model: 'digits' }), rowsBy('digits'));
   assert.equal(metricSum(samples, 'berth_inference_batch_size_sum', { model: 'income' }), rowsBy('income'));
 
-  // Triton statistics agree: rows counted, fewer executions than requests, batch sizes within maxBatchSize.
+  // Triton statistics agree: rows counted, batch sizes within maxBatchSize. How many requests
+  // shared a batch depends on the machine's speed and load (the deterministic merge is the next test).
+  const digitsExecutions = metricSum(samples, 'berth_inference_batch_requests_count', { model: 'digits' });
   const stats = (await getJson(`${s.url}/v2/models/digits/stats`)).json.model_stats[0];
   assert.equal(stats.inference_count, rowsBy('digits'));
   assert.equal(stats.inference_stats.success.count, 32);
   assert.equal(stats.execution_count, digitsExecutions);
-  assert.ok(stats.execution_count < 32, `digits executions ${stats.execution_count} < 32 requests`);
   const sizes = (stats.batch_stats as { batch_size: number }[]).map((b) => b.batch_size);
   assert.ok(sizes.every((n) => n >= 1 && n <= 32), `batch sizes ${JSON.stringify(sizes)}`);
   t.diagnostic(`digits: 32 requests in ${digitsExecutions} executions, batch sizes ${JSON.stringify(sizes)}`);
   assert.equal(metricSum(samples, 'berth_inference_requests_total', { outcome: 'success' }), 64);
+});
+
+test('regression: "some batch held more than one request" failed under load — requests queued together run as one batch, and each gets its own rows', async (t) => {
+  // maxBatchSize 32 and a delay far longer than the test: the batch is sent when its rows reach 32,
+  // so 8 requests of 4 rows run as exactly one execution, on any machine, loaded or not.
+  const s = await startServer({ models: [{ name: 'digits', file: DIGITS, config: 'maxBatchSize: 32\nbatching:\n  maxQueueDelayMs: 600000\n' }] });
+  t.after(() => s.close());
+  const jobs = makeJobs(16, 20261203).filter((j) => j.model === 'digits').slice(0, 8).map((j) => ({ ...j, rows: 4, shape: [4, 1, 8, 8], data: j.data.length >= 256 ? j.data.subarray(0, 256) : Float32Array.from({ length: 256 }, (_, k) => j.data[k % j.data.length]!) }));
+  assert.equal(jobs.length, 8);
+  const responses = await Promise.all(jobs.map((j) => send(s.url, j)));
+  for (let i = 0; i < jobs.length; i++) await checkAnswer(jobs[i]!, responses[i]!);
+  const samples = await scrape(s.url);
+  assert.equal(metricSum(samples, 'berth_inference_batch_requests_count', { model: 'digits' }), 1, 'one execution');
+  assert.equal(metricSum(samples, 'berth_inference_batch_requests_sum', { model: 'digits' }), 8, 'holding all 8 requests');
+  assert.equal(metricSum(samples, 'berth_inference_batch_size_sum', { model: 'digits' }), 32);
 });
 
 test('both models under sustained concurrent load in waves stay correct', async (t) => {

