@@ -11,6 +11,7 @@ import { VersionStats } from '../metrics/version-stats.js';
 import type { ResolvedModelSettings } from '../repository/model-config.js';
 import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
 import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
+import { loadVersionPreprocessing, type VersionPreprocessing } from '../preprocessing/load.js';
 import { probeBatching } from './batch-probe.js';
 import { deriveSignature } from './signature.js';
 import type { InferenceRequest, InferenceResult, ModelSignature, Tensor } from './types.js';
@@ -88,6 +89,8 @@ export class ModelVersion {
   readonly docString: string;
   /** Approximate memory footprint: resident memory growth across the session loads. */
   readonly memoryBytes: number;
+  /** The preprocessing spec versioned with this model version, if it ships one. */
+  readonly preprocessing: VersionPreprocessing | undefined;
   /** Whether requests are merged into batches, and why (the batching probe's finding, or the config). */
   readonly batchingNote: { merged: boolean; reason: string };
   readonly #scheduler: BatchScheduler;
@@ -96,8 +99,9 @@ export class ModelVersion {
   /** Metric children bound once: no label lookups on the request path. */
   readonly #m: ReturnType<typeof bindMetrics>;
 
-  private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature, batchingNote: { merged: boolean; reason: string }) {
+  private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature, batchingNote: { merged: boolean; reason: string }, preprocessing: VersionPreprocessing | undefined) {
     this.batchingNote = batchingNote;
+    this.preprocessing = preprocessing;
     this.model = init.model;
     this.version = init.version;
     this.path = init.path;
@@ -131,6 +135,7 @@ export class ModelVersion {
   static async load(init: ModelVersionInit): Promise<ModelVersion> {
     const handles: SessionHandle[] = [];
     const used = new Set<number>();
+    const preprocessing = loadVersionPreprocessing(init.path);
     try {
       for (let i = 0; i < init.settings.instanceCount; i++) {
         const worker = init.pool.leastLoadedWorker(used);
@@ -140,7 +145,7 @@ export class ModelVersion {
       const first = handles[0]!;
       const declared = deriveSignature(first.inputs, first.outputs, init.settings, init.defaultMaxBatchSize);
       const { signature, note } = await decideBatching(declared, init, first);
-      return new ModelVersion(init, handles, signature, note);
+      return new ModelVersion(init, handles, signature, note, preprocessing);
     } catch (err) {
       await Promise.all(handles.map((h) => init.pool.unload(h)));
       throw err;

@@ -8,6 +8,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BerthError } from '../errors.js';
 import type { ModelManager } from '../repository/manager.js';
 import type { FeedbackItem, PredictionStore } from '../store/store.js';
+import { decideTask } from './binding.js';
+import { labelChecker, type LabelCheck } from './labels.js';
 import type { Monitor } from './monitor.js';
 
 export interface MonitoringRoutesContext {
@@ -34,14 +36,11 @@ function jsonBody(req: FastifyRequest): unknown {
   }
 }
 
-function feedbackItem(v: unknown, where: string): FeedbackItem {
+function feedbackItem(v: unknown, where: string, checkLabel: LabelCheck): FeedbackItem {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(`${where}: expected an object with "id" and "label"`);
   const o = v as Record<string, unknown>;
   if (typeof o.id !== 'string' || o.id === '' || o.id.length > 256) throw bad(`${where}.id: expected a non-empty string (the inference request id)`);
-  if (!((typeof o.label === 'number' && Number.isFinite(o.label)) || (typeof o.label === 'string' && o.label !== ''))) {
-    throw bad(`${where}.label: expected a finite number or a non-empty string, got ${JSON.stringify(o.label) ?? 'nothing'}`);
-  }
-  const item: FeedbackItem = { id: o.id, label: o.label };
+  const item: FeedbackItem = { id: o.id, label: checkLabel(o.label, `${where}.label`) };
   if (o.time !== undefined) item.time = timeOf(o.time, `${where}.time`);
   return item;
 }
@@ -81,18 +80,26 @@ export function registerMonitoringRoutes(app: FastifyInstance, ctx: MonitoringRo
     if (name !== undefined && name !== '' && !manager.has(name)) throw new BerthError('BERTH_ERR_MODEL_NOT_FOUND', `unknown model '${name}'`);
   };
 
+  /** Labels are checked against the model's default version (its classes, its preprocessing spec's label rule). */
+  const checkerFor = (model: string): LabelCheck => {
+    const mv = manager.readyVersions(model)[0];
+    if (mv === undefined) return labelChecker(model, { kind: 'none', reason: 'no version is loaded' }, false);
+    return labelChecker(model, decideTask(mv.signature, mv.metadata, mv.settings.monitoring), mv.preprocessing?.tabular?.label !== undefined);
+  };
+
   app.post('/v2/models/:model/feedback', async (req: FastifyRequest<{ Params: { model: string } }>, reply) => {
     knownModel(req.params.model);
     requireStore(ctx.store);
+    const checkLabel = checkerFor(req.params.model);
     const body = jsonBody(req);
     let items: FeedbackItem[];
     if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'feedback' in body) {
       const list = (body as { feedback: unknown }).feedback;
       if (!Array.isArray(list) || list.length === 0) throw bad('feedback: expected a non-empty array of {"id", "label"}');
       if (list.length > MAX_FEEDBACK_ITEMS) throw bad(`feedback: at most ${MAX_FEEDBACK_ITEMS} items per request, got ${list.length}`);
-      items = list.map((v, i) => feedbackItem(v, `feedback[${i}]`));
+      items = list.map((v, i) => feedbackItem(v, `feedback[${i}]`, checkLabel));
     } else {
-      items = [feedbackItem(body, 'body')];
+      items = [feedbackItem(body, 'body', checkLabel)];
     }
     const { attached, unknown } = await monitor.feedback(req.params.model, items);
     if (unknown.length > 0) {

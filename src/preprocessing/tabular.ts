@@ -135,10 +135,15 @@ export class TabularEncoder {
     if (l === undefined) return undefined;
     const raw = this.#value(record, l.column);
     if (raw === undefined) return undefined;
-    const t = String(raw).replace(TRIM, '').replace(/\.$/, '');
+    const t = labelText(raw);
     for (const [index, name] of Object.entries(l.encoding ?? {})) if (name === t) return index;
     return undefined;
   }
+}
+
+/** A label as the spec's label parse rule reads it: trimmed, one trailing '.' removed (adult.test writes '>50K.'). */
+export function labelText(raw: string | number): string {
+  return String(raw).replace(TRIM, '').replace(/\.$/, '');
 }
 
 /** Splits the lines of a headerless CSV like the Adult files (no quoting), skipping comments and blanks. */

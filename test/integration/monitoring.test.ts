@@ -288,3 +288,33 @@ test('above driftMaxRowsPerSecond the drift window keeps a sample of the rows, a
   assert.ok(Math.abs(snap.sampleRate - kept / served) < 1e-9 && snap.sampleRate < 1);
   assert.deepEqual(snap.report.verdict.driftedFeatures, ['age']);
 });
+
+test('regression: feedback labels outside the model\'s classes ("rich", 7, -1, 1.5, 1e300) were accepted and counted as wrong predictions', { timeout: 60_000 }, async (t) => {
+  const repo = mkdtempSync(join(tmpdir(), 'berth-labels-repo-'));
+  cpSync(join(EXAMPLES, 'income'), join(repo, 'income'), { recursive: true });
+  const server = await startServer({ repo });
+  t.after(async () => {
+    await server.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+  const rows = readIncomeRows(ROOT);
+  const [a, b, c] = await infer(server, rows, 'lab', 0, 3);
+  const u = server.url;
+  for (const label of ['rich', 7, -1, 1.5, 1e300, 2, '', '>50 K']) {
+    const res = await postJson(`${u}/v2/models/income/feedback`, { id: a!.id, label });
+    assert.equal(res.status, 400, `label ${JSON.stringify(label)}: ${JSON.stringify(res.json)}`);
+    assert.match(res.json.error, /^body\.label: /, 'names the field');
+    if (label !== '') assert.match(res.json.error, /expected one of '<=50K', '>50K' \(or the class index 0–1\)/, 'lists the valid labels');
+  }
+  const inBatch = await postJson(`${u}/v2/models/income/feedback`, { feedback: [{ id: a!.id, label: 1 }, { id: b!.id, label: 'rich' }] });
+  assert.equal(inBatch.status, 400);
+  assert.match(inBatch.json.error, /^feedback\[1\]\.label: 'rich' is not a class of model 'income'/);
+  // Nothing of a refused request is attached.
+  assert.equal((await getJson(`${u}/api/predictions?model=income&labelled=true`)).json.predictions.length, 0);
+
+  // The preprocessing spec's label rule applies first: adult.test's '>50K.' is '>50K'; class indices work too.
+  const ok = await postJson(`${u}/v2/models/income/feedback`, { feedback: [{ id: a!.id, label: ' >50K.' }, { id: b!.id, label: '<=50K' }, { id: c!.id, label: 0 }] });
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  const labels = new Map(((await getJson(`${u}/api/predictions?model=income&labelled=true`)).json.predictions as { id: string; label: string }[]).map((d) => [d.id, d.label]));
+  assert.deepEqual([labels.get(a!.id), labels.get(b!.id), labels.get(c!.id)], ['>50K', '<=50K', '<=50K']);
+});
