@@ -15,7 +15,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ServerMetrics, VersionState } from '../metrics/server-metrics.js';
 import type { WorkerPool } from '../runtime/worker-pool.js';
 import { type ModelDefaults, resolveSettings } from './model-config.js';
-import { listModelNames, type ScannedModel, scanModel } from './scan.js';
+import { isValidModelName, listModelNames, type ScannedModel, scanModel } from './scan.js';
 import { selectVersions } from './version-policy.js';
 
 export interface ModelManagerOptions {
@@ -110,6 +110,7 @@ export class ModelManager {
   /** Explicit load (repository API): re-reads the model, retries failed versions. Throws if nothing is ready. */
   loadModel(name: string): Promise<void> {
     return this.#serial(async () => {
+      await this.#checkListed(name);
       const entry = this.#models.get(name);
       if (entry !== undefined) entry.unloadedByUser = false;
       const scanned = await scanModel(this.root, name);
@@ -122,6 +123,18 @@ export class ModelManager {
         throw new BerthError('BERTH_ERR_MODEL_LOAD_FAILED', `model '${name}' failed to load${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`);
       }
     });
+  }
+
+  /**
+   * A name from the API must be one of the repository's model directories, exactly as listed:
+   * one path segment, no aliases (`./digits`, `digits/.`), nothing outside the repository.
+   */
+  async #checkListed(name: string): Promise<void> {
+    const listed = isValidModelName(name) && (await listModelNames(this.root).catch(() => [] as string[])).includes(name);
+    if (!listed) {
+      const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+      throw new BerthError('BERTH_ERR_MODEL_NOT_FOUND', `no model '${shown}' in the repository: a model name is one directory of the repository (letters, digits, '_', '.', '-'; not starting with '.'), as POST /v2/repository/index lists them`);
+    }
   }
 
   /** Explicit unload (repository API): drains and unloads every version; polling leaves it unloaded. */

@@ -96,7 +96,7 @@ export const ModelConfigSchema = Type.Composite([
   Type.Object({
     name: Type.Optional(Type.String({ description: 'Must equal the directory name when given.' })),
     platform: Type.Optional(Type.Literal('onnxruntime_onnx', { description: 'The only platform: ONNX models run by ONNX Runtime.' })),
-    defaultModelFilename: Type.Optional(Type.String({ minLength: 1, description: 'File inside each version directory (default model.onnx).' })),
+    defaultModelFilename: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^(?!\\.\\.?$)[^/\\\\]+$', description: 'File name inside each version directory (default model.onnx); a plain name, no path.' })),
     inputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per input: {name, datatype?, shape?, allowNonFinite?}; checked against the model, may fix dynamic dims.' })),
     outputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per output: {name, datatype?, shape?}; checked against the model.' })),
     parameters: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Free-form string metadata, shown in the Triton config.' })),
