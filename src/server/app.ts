@@ -195,6 +195,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       loopbackOnly: LOOPBACK.has(config.server.host),
     },
     ...(monitor === undefined ? {} : { monitor }),
+    bodyLimitBytes: config.server.bodyLimitBytes,
   });
   if (monitor !== undefined) {
     registerMonitoringRoutes(http, { manager, monitor, store, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });

@@ -10,6 +10,7 @@ import { BerthError } from '../../errors.js';
 import type { InferenceRequest, ModelSignature, Tensor, TensorSpec } from '../../inference/types.js';
 import { checkElementCount, checkFinite, checkInputHeader, checkRequestInputs, checkRequestedOutputs } from '../../inference/validate.js';
 import { formatShape } from '../../inference/signature.js';
+import { checkJsonDepth } from './limits.js';
 import { allocate, datatypeInfo, elementCount, isV2Datatype, toHalfBits, V2_DATATYPES, type TensorData, type V2Datatype } from '../../runtime/datatypes.js';
 
 /** How each requested output is to be returned. */
@@ -42,6 +43,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Parses the JSON part of a request body. */
 export function parseJsonHeader(buf: Buffer, start: number, end: number): Record<string, unknown> {
   if (end - start === 0) throw bad('request body is empty; expected a JSON inference request with "inputs"');
+  checkJsonDepth(buf, start, end);
   let value: unknown;
   try {
     value = JSON.parse(buf.toString('utf8', start, end));

@@ -11,6 +11,7 @@ import type { ModelVersion } from '../../inference/model-version.js';
 import type { RequestOutcome } from '../../metrics/server-metrics.js';
 import type { Monitor } from '../../monitoring/monitor.js';
 import type { ModelManager } from '../../repository/manager.js';
+import { bodyTooLarge, limitStream, maxInferBodyBytes } from './limits.js';
 import { decodeInferRequest } from './request.js';
 import { encodeInferResponse } from './response.js';
 import { tritonModelConfig } from './triton.js';
@@ -26,6 +27,8 @@ export interface V2Context {
   repositoryApi: { enabled: boolean; token: string | undefined; loopbackOnly: boolean };
   /** Live monitoring: told about every finished inference (never blocks the response). */
   monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
+  /** The server's body limit; an infer body is further bounded by what its version's signature can need. */
+  bodyLimitBytes: number;
 }
 
 type ModelParams = { model: string; version?: string };
@@ -57,14 +60,14 @@ function outcomeOf(err: unknown): RequestOutcome {
   return err.status < 500 ? 'invalid' : 'error';
 }
 
-function modelMetadata(manager: ModelManager, v: ModelVersion, allVersions: boolean): object {
+function modelMetadata(manager: ModelManager, v: ModelVersion, allVersions: boolean, bodyLimitBytes: number): object {
   return {
     name: v.model,
     versions: allVersions ? manager.readyVersions(v.model).map((x) => String(x.version)) : [String(v.version)],
     platform: 'onnxruntime_onnx',
     inputs: v.signature.inputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape })),
     outputs: v.signature.outputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape })),
-    parameters: { max_batch_size: v.signature.maxBatchSize, batching: v.batchingNote.merged, batching_reason: v.batchingNote.reason },
+    parameters: { max_batch_size: v.signature.maxBatchSize, batching: v.batchingNote.merged, batching_reason: v.batchingNote.reason, max_request_bytes: maxInferBodyBytes(v.signature, bodyLimitBytes) },
   };
 }
 
@@ -81,7 +84,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
   // --- model metadata and readiness ---
   const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
     const v = manager.resolve(req.params.model, req.params.version);
-    return modelMetadata(manager, v, req.params.version === undefined);
+    return modelMetadata(manager, v, req.params.version === undefined, ctx.bodyLimitBytes);
   };
   app.get('/v2/models/:model', metadata);
   app.get('/v2/models/:model/versions/:version', metadata);
@@ -136,8 +139,21 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
     return reply.type(enc.contentType).send(enc.body);
   };
-  app.post('/v2/models/:model/infer', infer);
-  app.post('/v2/models/:model/versions/:version/infer', infer);
+  // Before the body is read: refuse what this version can never need (Content-Length, or counted as it streams in).
+  const limits = new WeakMap<ModelVersion, number>();
+  const bodyLimit = {
+    preParsing: async (req: FastifyRequest<{ Params: ModelParams }>, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+      const mv = manager.resolve(req.params.model, req.params.version);
+      let limit = limits.get(mv);
+      if (limit === undefined) limits.set(mv, (limit = maxInferBodyBytes(mv.signature, ctx.bodyLimitBytes)));
+      if (limit >= ctx.bodyLimitBytes) return payload;
+      const declared = Number(req.headers['content-length']);
+      if (declared > limit) throw bodyTooLarge(limit, mv.model, declared);
+      return payload.pipe(limitStream(limit, mv.model));
+    },
+  };
+  app.post('/v2/models/:model/infer', bodyLimit, infer);
+  app.post('/v2/models/:model/versions/:version/infer', bodyLimit, infer);
 
   // --- Triton model_configuration extension ---
   const config = async (req: FastifyRequest<{ Params: ModelParams }>) => tritonModelConfig(manager.resolve(req.params.model, req.params.version));

@@ -1,0 +1,69 @@
+/**
+ * @module protocols/v2/limits
+ * Bounds on an infer body, checked before it is parsed: what a version's signature can need
+ * (so a 60 MB body never reaches the JSON parser of a model whose largest request is 250 KB),
+ * and how deeply its JSON may nest (V8's JSON.parse of `[[[[…]]]]` is slow and memory-hungry
+ * long before it fails).
+ */
+import { Transform } from 'node:stream';
+import { BerthError } from '../../errors.js';
+import type { ModelSignature } from '../../inference/types.js';
+
+/** Generous JSON bytes per tensor element: a 17-digit float with exponent, sign, comma and pretty-printing. */
+const JSON_BYTES_PER_ELEMENT = 64;
+/** Room for everything but the data: ids, names, parameters, outputs. */
+const ENVELOPE_BYTES = 64 * 1024;
+/** `{"inputs":[{"data":` is 3 levels; tensors of rank ≤ 32 nest at most 32 more. */
+export const MAX_JSON_DEPTH = 40;
+
+/**
+ * The largest infer body this signature can need, or `serverLimit` when its size is not
+ * bounded (a BYTES input, or a dynamic dimension other than the batch one).
+ */
+export function maxInferBodyBytes(signature: ModelSignature, serverLimit: number): number {
+  let elements = 0;
+  for (const spec of signature.inputs) {
+    if (spec.datatype === 'BYTES') return serverLimit;
+    const dims = signature.maxBatchSize > 0 ? spec.shape.slice(1) : spec.shape;
+    if (dims.some((d) => d < 0)) return serverLimit;
+    elements += dims.reduce((a, b) => a * b, 1) * Math.max(1, signature.maxBatchSize);
+  }
+  return Math.min(serverLimit, ENVELOPE_BYTES + elements * JSON_BYTES_PER_ELEMENT);
+}
+
+export function bodyTooLarge(limit: number, model: string, got?: number): BerthError {
+  return new BerthError('BERTH_ERR_BODY_TOO_LARGE', `the request body${got === undefined ? '' : ` (${got} bytes)`} is larger than model '${model}' can need (${limit} bytes: its largest batch as JSON); split the request or check what is sent`);
+}
+
+/** Passes the body through, failing it with 413 once more than `limit` bytes arrived (chunked uploads have no Content-Length). */
+export function limitStream(limit: number, model: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limit) done(bodyTooLarge(limit, model));
+      else done(null, chunk);
+    },
+  });
+}
+
+/**
+ * Refuses JSON nested deeper than MAX_JSON_DEPTH in `buf[start, end)`, in one pass over the
+ * bytes (strings skipped), before JSON.parse sees it.
+ */
+export function checkJsonDepth(buf: Buffer, start: number, end: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new BerthError('BERTH_ERR_BAD_REQUEST', `request body: JSON nested more than ${MAX_JSON_DEPTH} levels deep (at byte ${i - start}); tensor data may be flat or nested by its shape`);
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
