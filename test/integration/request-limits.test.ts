@@ -58,7 +58,7 @@ test('regression: a 60 MB nested body inside the server\'s 64 MiB limit blocked 
       continue;
     }
     assert.equal(r.status, 400, JSON.stringify(r.json));
-    assert.match(r.json.error, /nested more than 40 levels deep/);
+    assert.match(r.json.error, /^inputs\[0\]\.data(\[0\])+: JSON nested more than 40 levels deep/);
   }
   // Nesting that matches a tensor's shape is fine, and the server keeps serving.
   const ok = await infer(`${s.url}/v2/models/income/infer`, readJson('examples/requests/income.json'));

@@ -47,23 +47,69 @@ export function limitStream(limit: number, model: string): Transform {
   });
 }
 
+interface Level {
+  array: boolean;
+  /** Array: index of the current element. Object: byte range of the current key. */
+  index: number;
+  keyStart: number;
+  keyEnd: number;
+}
+
+/** `inputs[0].data[0]` for the levels open at the point of failure. */
+function pathOf(buf: Buffer, levels: readonly Level[]): string {
+  let path = '';
+  for (const l of levels) {
+    if (l.array) path += `[${l.index}]`;
+    else if (l.keyEnd > l.keyStart) path += `${path === '' ? '' : '.'}${buf.toString('utf8', l.keyStart, l.keyEnd)}`;
+  }
+  return path === '' ? 'request body' : path;
+}
+
 /**
  * Refuses JSON nested deeper than MAX_JSON_DEPTH in `buf[start, end)`, in one pass over the
- * bytes (strings skipped), before JSON.parse sees it.
+ * bytes (strings skipped), before JSON.parse sees it; the message names the field.
  */
 export function checkJsonDepth(buf: Buffer, start: number, end: number): void {
-  let depth = 0;
+  const levels: Level[] = [];
   let inString = false;
+  let stringStart = 0;
+  let lastString: [number, number] = [0, 0];
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
     if (inString) {
       if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_JSON_DEPTH) {
-        throw new BerthError('BERTH_ERR_BAD_REQUEST', `request body: JSON nested more than ${MAX_JSON_DEPTH} levels deep (at byte ${i - start}); tensor data may be flat or nested by its shape`);
+      else if (c === 0x22) {
+        inString = false;
+        lastString = [stringStart, i];
       }
-    } else if (c === 0x5d || c === 0x7d) depth--;
+      continue;
+    }
+    switch (c) {
+      case 0x22:
+        inString = true;
+        stringStart = i + 1;
+        break;
+      case 0x3a: { // ':' — the last string was this object's key
+        const top = levels[levels.length - 1];
+        if (top !== undefined && !top.array) [top.keyStart, top.keyEnd] = lastString;
+        break;
+      }
+      case 0x2c: { // ','
+        const top = levels[levels.length - 1];
+        if (top?.array === true) top.index++;
+        break;
+      }
+      case 0x5b:
+      case 0x7b:
+        if (levels.length >= MAX_JSON_DEPTH) {
+          throw new BerthError('BERTH_ERR_BAD_REQUEST', `${pathOf(buf, levels)}: JSON nested more than ${MAX_JSON_DEPTH} levels deep; tensor data may be flat or nested by its shape`);
+        }
+        levels.push({ array: c === 0x5b, index: 0, keyStart: 0, keyEnd: 0 });
+        break;
+      case 0x5d:
+      case 0x7d:
+        levels.pop();
+        break;
+    }
   }
 }
