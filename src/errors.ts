@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   BERTH_ERR_DECISION_NOT_FOUND: { status: 404, description: 'Feedback names a request id with no logged decision of that model (the body lists the unknown ids; the other labels were attached).' },
   BERTH_ERR_MODEL_NOT_READY: { status: 503, description: 'The model (version) is loading, unloading or failed to load; retry later.' },
   BERTH_ERR_QUEUE_FULL: { status: 503, description: 'The model\'s batching queue is full; retry later.' },
+  BERTH_ERR_OVERLOADED: { status: 503, description: 'A request queued now would wait longer than its deadline or batching.maxQueueWaitMs allow, so it is refused at once; Retry-After (seconds) and Retry-After-Ms say when to retry.' },
   BERTH_ERR_DEADLINE_EXCEEDED: { status: 504, description: 'The request\'s deadline passed while it was queued.' },
   BERTH_ERR_INFERENCE_FAILED: { status: 500, description: 'ONNX Runtime failed while running the model.' },
   BERTH_ERR_INPUT_REJECTED_BY_MODEL: { status: 422, description: 'ONNX Runtime could not run the model on this request\'s input values (e.g. an index out of range) although it runs other requests; a failed batch is re-run in parts so only such requests fail.' },

@@ -25,6 +25,12 @@ export interface BatchingOptions {
   preferredBatchSizes: number[];
   /** Requests that may wait in the queue; more are refused with 503. */
   maxQueueSize: number;
+  /**
+   * Admission by expected wait: a request whose expected time in the queue (from the queue's
+   * rows and the measured time per batch) exceeds this, or its own deadline, is refused at
+   * once with 503 instead of waiting (never less than two batches' time). 0 = only the deadline.
+   */
+  maxQueueWaitMs?: number;
 }
 
 /** Something that runs a batch: one session instance of the model version. */
@@ -73,6 +79,10 @@ export class BatchScheduler {
   #clock: SchedulerClock;
   /** Some batch has run on this version: a later failure of a lone request is blamed on its input. */
   #succeeded = false;
+  /** Rows waiting in the queue. */
+  #queuedRows = 0;
+  /** Moving average of a batch's wall time (ms, dispatch to result), for the expected wait; undefined until one ran. */
+  #batchMs: number | undefined;
 
   constructor(options: BatchingOptions, instances: ExecutionInstance[], observer: SchedulerObserver = {}, clock: SchedulerClock = monotonic) {
     validateOptions(options);
@@ -108,6 +118,7 @@ export class BatchScheduler {
         headers: { 'Retry-After': '1' },
       });
     }
+    this.#admit(request);
     return new Promise<InferenceResult>((resolve, reject) => {
       const pending: Pending = {
         request, key: shapeKey(request.inputs), enqueuedNs: process.hrtime.bigint(), enqueuedMs: this.#clock.now(), resolve, reject, deadlineTimer: undefined,
@@ -119,14 +130,44 @@ export class BatchScheduler {
         pending.deadlineTimer = setTimeout(() => this.#expire(pending), wait);
       }
       this.#queue.push(pending);
+      this.#queuedRows += request.batchSize;
       this.#observer.queueDepthChanged?.(this.#queue.length);
       this.#schedule();
+    });
+  }
+
+  /**
+   * How long a request queued now would wait before it runs (ms): the batches ahead of it
+   * (rows ÷ maxBatchSize when requests merge, else one per request) shared over the instances,
+   * plus half a batch when every instance is busy. 0 before any batch ran or with room to run now.
+   */
+  expectedWaitMs(): number {
+    if (this.#batchMs === undefined) return 0;
+    const busy = this.#idle.length === 0;
+    if (this.#queue.isEmpty() && !busy) return 0;
+    const merging = this.options.enabled && this.options.maxBatchSize > 0;
+    const batchesAhead = merging ? Math.ceil(this.#queuedRows / this.options.maxBatchSize) : this.#queue.length;
+    return (batchesAhead / this.#instanceCount + (busy ? 0.5 : 0)) * this.#batchMs;
+  }
+
+  /** Refuses at once a request that would wait longer than its deadline or maxQueueWaitMs allow (503, Retry-After). */
+  #admit(request: InferenceRequest): void {
+    const waitMs = this.expectedWaitMs();
+    if (waitMs === 0) return;
+    const target = this.options.maxQueueWaitMs ?? 0;
+    let allowedMs = target > 0 ? Math.max(target, 2 * this.#batchMs!) : Infinity;
+    if (request.deadlineMs !== undefined) allowedMs = Math.min(allowedMs, request.deadlineMs - this.#clock.now());
+    if (waitMs <= allowedMs) return;
+    const retryMs = Math.ceil(waitMs);
+    throw new BerthError('BERTH_ERR_OVERLOADED', `overloaded: a request queued now would wait about ${retryMs} ms, more than the ${Number.isFinite(allowedMs) ? `${Math.max(0, Math.floor(allowedMs))} ms` : 'time'} it may (${allowedMs === target ? 'batching.maxQueueWaitMs' : 'its deadline'}); retry after ${retryMs} ms`, {
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryMs / 1000))), 'Retry-After-Ms': String(retryMs) },
     });
   }
 
   #expire(p: Pending): void {
     const removed = this.#queue.removeIf((x) => x === p);
     if (removed.length === 0) return; // already dispatched
+    this.#queuedRows -= p.request.batchSize;
     this.#observer.queueDepthChanged?.(this.#queue.length);
     p.reject(new BerthError('BERTH_ERR_DEADLINE_EXCEEDED', `request '${p.request.id}' waited in the queue past its deadline and was not run`));
     this.#checkDrained();
@@ -137,7 +178,11 @@ export class BatchScheduler {
     const head = this.#queue.peek();
     if (head === undefined) return [];
     const { enabled, maxBatchSize, maxQueueDelayMs, preferredBatchSizes } = this.options;
-    if (!enabled || maxBatchSize === 0) return [this.#queue.shift()!];
+    if (!enabled || maxBatchSize === 0) {
+      const only = this.#queue.shift()!;
+      this.#queuedRows -= only.request.batchSize;
+      return [only];
+    }
 
     let rows = 0;
     let count = 0;
@@ -163,6 +208,7 @@ export class BatchScheduler {
     }
     const batch: Pending[] = [];
     for (let i = 0; i < count; i++) batch.push(this.#queue.shift()!);
+    this.#queuedRows -= rows;
     return batch;
   }
 
@@ -197,7 +243,11 @@ export class BatchScheduler {
   async #execute(instance: ExecutionInstance, batch: Pending[], release: () => void): Promise<void> {
     for (const p of batch) if (p.deadlineTimer !== undefined) clearTimeout(p.deadlineTimer);
     const failures: { p: Pending; err: unknown }[] = [];
+    const t0 = this.#clock.now();
     await this.#runGroup(instance, batch, failures, true);
+    const ms = this.#clock.now() - t0;
+    // A short memory (weight 0.2): the estimate follows a change of load within a few batches.
+    this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
     release();
     if (failures.length === 0) return;
     if (this.#succeeded) {
@@ -296,6 +346,7 @@ export class BatchScheduler {
   abort(error: Error): void {
     this.#closed = true;
     if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#queuedRows = 0;
     for (const p of this.#queue.drain()) {
       if (p.deadlineTimer !== undefined) clearTimeout(p.deadlineTimer);
       p.reject(error);
@@ -325,6 +376,9 @@ function validateOptions(o: BatchingOptions): void {
   };
   intAtLeast('maxBatchSize', o.maxBatchSize, 0);
   intAtLeast('maxQueueSize', o.maxQueueSize, 1);
+  if (o.maxQueueWaitMs !== undefined && !(Number.isFinite(o.maxQueueWaitMs) && o.maxQueueWaitMs >= 0)) {
+    throw new BerthError('BERTH_ERR_MODEL_CONFIG', `maxQueueWaitMs must be a number ≥ 0, got ${String(o.maxQueueWaitMs)}`);
+  }
   if (!(Number.isFinite(o.maxQueueDelayMs) && o.maxQueueDelayMs >= 0)) {
     throw new BerthError('BERTH_ERR_MODEL_CONFIG', `maxQueueDelayMs must be a number ≥ 0, got ${String(o.maxQueueDelayMs)}`);
   }

@@ -116,7 +116,7 @@ export class ModelVersion {
     this.#m = bindMetrics(init.metrics, { model: init.model, version: String(init.version) });
     const b = init.settings.batching;
     this.#scheduler = new BatchScheduler(
-      { enabled: batchingNote.merged, maxBatchSize: signature.maxBatchSize, maxQueueDelayMs: b.maxQueueDelayMs, preferredBatchSizes: b.preferredBatchSizes.filter((s) => s <= signature.maxBatchSize), maxQueueSize: b.maxQueueSize },
+      { enabled: batchingNote.merged, maxBatchSize: signature.maxBatchSize, maxQueueDelayMs: b.maxQueueDelayMs, preferredBatchSizes: b.preferredBatchSizes.filter((s) => s <= signature.maxBatchSize), maxQueueSize: b.maxQueueSize, maxQueueWaitMs: b.maxQueueWaitMs },
       handles.map((h) => instanceFor(init.pool, h)),
       {
         batchExecuted: ({ rows, requests, computeNs, ioNs, ok }) => {

@@ -33,7 +33,7 @@ export function toBerthError(err: unknown): BerthError {
 export function errorHandler(logger: Logger) {
   return (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const e = toBerthError(err);
-    if (e.status >= 500 && e.code !== 'BERTH_ERR_QUEUE_FULL' && e.code !== 'BERTH_ERR_MODEL_NOT_READY' && e.code !== 'BERTH_ERR_SHUTTING_DOWN') {
+    if (e.status >= 500 && e.code !== 'BERTH_ERR_QUEUE_FULL' && e.code !== 'BERTH_ERR_OVERLOADED' && e.code !== 'BERTH_ERR_MODEL_NOT_READY' && e.code !== 'BERTH_ERR_SHUTTING_DOWN') {
       logger.error({ reqId: request.id, url: request.url, code: e.code, err: e.cause ?? e }, e.message);
     }
     // Every 503 says when to come back (a store that is down: a few seconds).

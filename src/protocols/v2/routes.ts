@@ -55,7 +55,7 @@ function bodyOf(req: FastifyRequest): Buffer {
 
 function outcomeOf(err: unknown): RequestOutcome {
   if (!isBerthError(err)) return 'error';
-  if (err.code === 'BERTH_ERR_QUEUE_FULL' || err.code === 'BERTH_ERR_MODEL_NOT_READY' || err.code === 'BERTH_ERR_SHUTTING_DOWN') return 'rejected';
+  if (err.code === 'BERTH_ERR_QUEUE_FULL' || err.code === 'BERTH_ERR_OVERLOADED' || err.code === 'BERTH_ERR_MODEL_NOT_READY' || err.code === 'BERTH_ERR_SHUTTING_DOWN') return 'rejected';
   if (err.code === 'BERTH_ERR_DEADLINE_EXCEEDED') return 'timeout';
   return err.status < 500 ? 'invalid' : 'error';
 }

@@ -401,6 +401,66 @@ describe('BatchScheduler', () => {
     assert.equal(s.queueDepth, 0);
   });
 
+  test('regression: overload queued everything (p99 4.6 s) — a request whose expected wait exceeds maxQueueWaitMs or its deadline is refused at once', async () => {
+    const inst = new FakeInstance();
+    // Batching off: one request per batch, so the expected wait is (queued + ½) × the batch time.
+    const s = new BatchScheduler({ ...BASE, enabled: false, maxQueueSize: 100, maxQueueWaitMs: 50 }, [inst], {}, clock);
+    assert.equal(s.expectedWaitMs(), 0, 'nothing measured yet: no estimate, admit');
+    const first = s.submit(req([1]));
+    advance(10); // the first batch takes 10 ms
+    inst.finishNext();
+    await first;
+    await flush(); // the instance is released once the batch's requests are answered
+    const running = s.submit(req([2])); // runs at once: the instance is busy from here on
+    const queued: Promise<InferenceResult>[] = [];
+    // Expected wait with k queued: (k + 0.5) × 10 ms ≤ 50 ms for k ≤ 4.
+    for (let k = 0; k < 5; k++) {
+      assert.equal(s.expectedWaitMs(), (k + 0.5) * 10);
+      queued.push(s.submit(req([10 + k])));
+    }
+    assert.equal(s.expectedWaitMs(), 55);
+    let refused: unknown;
+    try {
+      s.submit(req([99]));
+    } catch (err) {
+      refused = err;
+    }
+    assert.ok(isBerthError(refused, 'BERTH_ERR_OVERLOADED'), String(refused));
+    assert.equal((refused as BerthError).status, 503);
+    assert.equal((refused as BerthError).headers['Retry-After-Ms'], '55');
+    assert.equal((refused as BerthError).headers['Retry-After'], '1');
+    assert.equal(s.queueDepth, 5, 'the refused request was never queued');
+    // A request whose own deadline is nearer than the expected wait is refused too.
+    assert.throws(() => s.submit(req([98], { deadlineMs: clock.now() + 30 })), (e: unknown) => isBerthError(e, 'BERTH_ERR_OVERLOADED') && /its deadline/.test((e as Error).message));
+    // Everything admitted completes.
+    for (let k = 0; k < 6; k++) {
+      inst.finishNext();
+      await flush();
+    }
+    await running;
+    await Promise.all(queued);
+    assert.equal(s.expectedWaitMs(), 0, 'an idle scheduler admits at once');
+  });
+
+  test('admission never holds the queue to less than two batches\' time', async () => {
+    const inst = new FakeInstance();
+    const s = new BatchScheduler({ ...BASE, enabled: false, maxQueueWaitMs: 1 }, [inst], {}, clock);
+    const first = s.submit(req([1]));
+    advance(10);
+    inst.finishNext();
+    await first;
+    await flush(); // the instance is released once the batch's requests are answered
+    const running = s.submit(req([2]));
+    const a = s.submit(req([3])); // expected wait 5 ms: over 1 ms, within two batches (20 ms)
+    const b = s.submit(req([4])); // 15 ms
+    assert.throws(() => s.submit(req([5])), (e: unknown) => isBerthError(e, 'BERTH_ERR_OVERLOADED')); // 25 ms
+    for (let k = 0; k < 3; k++) {
+      inst.finishNext();
+      await flush();
+    }
+    await Promise.all([running, a, b]);
+  });
+
   test('models without a batch dimension (maxBatchSize 0) run one request at a time, unsplit', async () => {
     const inst = new FakeInstance();
     const s = new BatchScheduler({ ...BASE, maxBatchSize: 0 }, [inst], {}, clock);
