@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   BERTH_ERR_INFERENCE_FAILED: { status: 500, description: 'ONNX Runtime failed while running the model.' },
   BERTH_ERR_INPUT_REJECTED_BY_MODEL: { status: 422, description: 'ONNX Runtime could not run the model on this request\'s input values (e.g. an index out of range) although it runs other requests; a failed batch is re-run in parts so only such requests fail.' },
   BERTH_ERR_MODEL_LOAD_FAILED: { status: 400, description: 'A model version could not be loaded (corrupt file, bad config).' },
+  BERTH_ERR_PIPELINE_MISMATCH: { status: 400, description: 'A version\'s preprocessing spec does not match the one its model was trained with (the hash recorded in the ONNX metadata, berth.preprocessing.hash), or the spec was edited after its hash was written; the version is not loaded and the previous one keeps serving.' },
   BERTH_ERR_MODEL_CONFIG: { status: 400, description: 'A model configuration file (berth.yaml / berth.json) is invalid.' },
   BERTH_ERR_SHUTTING_DOWN: { status: 503, description: 'The server or worker pool is shutting down.' },
 

@@ -42,6 +42,22 @@ function instanceFor(pool: WorkerPool, handle: SessionHandle): ExecutionInstance
 }
 
 /**
+ * A model that records the hash of the preprocessing spec it was trained with
+ * (`berth.preprocessing.hash`) is served only with that spec: another one would feed it
+ * features it never learned (training/serving skew), so the version refuses to load. A
+ * version without any spec still loads, for tensor requests only.
+ */
+function checkPipelineHash(metadata: Readonly<Record<string, string>>, preprocessing: VersionPreprocessing | undefined): void {
+  const trained = metadata['berth.preprocessing.hash'];
+  if (trained === undefined || trained === '') return;
+  // Without a spec the version serves tensors only (clients encode records themselves): nothing to mismatch.
+  if (preprocessing === undefined) return;
+  if (preprocessing.hash !== trained) {
+    throw new BerthError('BERTH_ERR_PIPELINE_MISMATCH', `${preprocessing.location} hashes to ${preprocessing.hash}, but the model was trained with spec ${trained} (ONNX metadata berth.preprocessing.hash); put the spec it was trained with in the version folder`);
+  }
+}
+
+/**
  * Whether this version's requests may be merged. A dynamic first dimension is a claim, not a
  * proof: unless the config trusts it (batching.probe: false), the probe checks that rows run
  * alone and stacked agree; a model that fails it is served as if it had no batch dimension
@@ -143,6 +159,7 @@ export class ModelVersion {
         handles.push(await init.pool.load(init.path, init.settings.session, worker));
       }
       const first = handles[0]!;
+      checkPipelineHash(first.metadata, preprocessing);
       const declared = deriveSignature(first.inputs, first.outputs, init.settings, init.defaultMaxBatchSize);
       const { signature, note } = await decideBatching(declared, init, first);
       return new ModelVersion(init, handles, signature, note, preprocessing);

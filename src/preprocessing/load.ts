@@ -5,10 +5,10 @@
  * pipeline a version serves with; tabular specs are checked and parsed, other kinds (image)
  * are kept as read.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BerthError, messageOf } from '../errors.js';
+import { specHash } from './spec-hash.js';
 import { checkTabularSpec, type TabularSpec } from './tabular.js';
 
 export const SPEC_FILENAME = 'preprocessing.json';
@@ -17,11 +17,13 @@ export interface VersionPreprocessing {
   /** Where it was found, relative to the repository: `<model>/<N>/preprocessing.json` or `<model>/preprocessing.json`. */
   location: string;
   kind: string;
-  /** sha256 (hex) of the file's bytes. */
-  sha256: string;
-  /** The spec's own `hash` field (sha256 of its canonical JSON), when it has one. */
-  specHash: string | undefined;
+  /** sha256 (hex) of the spec's canonical JSON (preprocessing/spec-hash): the pipeline's identity, stored with every decision. */
+  hash: string;
+  /** The spec's version field. */
+  version: string | undefined;
   tabular: TabularSpec | undefined;
+  /** The spec as read (for kinds other than tabular). */
+  raw: Readonly<Record<string, unknown>>;
 }
 
 function readIfPresent(path: string): Buffer | undefined {
@@ -53,6 +55,10 @@ export function loadVersionPreprocessing(modelFile: string): VersionPreprocessin
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BerthError('BERTH_ERR_MODEL_LOAD_FAILED', `${c.location}: expected a JSON object`);
     const o = raw as Record<string, unknown>;
     const kind = typeof o.kind === 'string' ? o.kind : 'unknown';
+    const hash = specHash(o);
+    if (typeof o.hash === 'string' && o.hash !== hash) {
+      throw new BerthError('BERTH_ERR_PIPELINE_MISMATCH', `${c.location}: its "hash" field is ${o.hash} but its content hashes to ${hash}: the spec was edited after its hash was written; rewrite it with the tool that made it (e.g. the model's train.py)`);
+    }
     let tabular: TabularSpec | undefined;
     if (kind === 'tabular') {
       try {
@@ -61,13 +67,7 @@ export function loadVersionPreprocessing(modelFile: string): VersionPreprocessin
         throw new BerthError('BERTH_ERR_MODEL_LOAD_FAILED', messageOf(err));
       }
     }
-    return {
-      location: c.location,
-      kind,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      specHash: typeof o.hash === 'string' ? o.hash : undefined,
-      tabular,
-    };
+    return { location: c.location, kind, hash, version: typeof o.version === 'string' ? o.version : undefined, tabular, raw: o };
   }
   return undefined;
 }

@@ -59,6 +59,8 @@ export interface IndexEntry {
   version?: string;
   state: VersionState;
   reason: string;
+  /** The content hash of the preprocessing spec the version serves with (when it ships one). */
+  preprocessing_hash?: string;
 }
 
 export class ModelManager {
@@ -397,7 +399,10 @@ export class ModelManager {
         continue;
       }
       for (const v of [...entry.versions.values()].sort((a, b) => a.version - b.version)) {
-        out.push({ name, version: String(v.version), state: v.state, reason: v.reason });
+        const e: IndexEntry = { name, version: String(v.version), state: v.state, reason: v.reason };
+        const hash = v.served?.preprocessing?.hash;
+        if (hash !== undefined) e.preprocessing_hash = hash;
+        out.push(e);
       }
     }
     return out;

@@ -10,12 +10,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf } from '../errors.js';
+import { SPEC_FILENAME } from '../preprocessing/load.js';
 import { CONFIG_FILENAMES, type ModelConfig, readModelConfig } from './model-config.js';
 
 export interface ScannedVersion {
   version: number;
   path: string;
-  /** Changes whenever the file is replaced or rewritten (mtime and size). */
+  /** Changes whenever the file, or the preprocessing spec it serves with, is replaced or rewritten (mtime and size). */
   stamp: string;
 }
 
@@ -75,13 +76,17 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
   }
   const configStamp = configFile === undefined ? 'none' : (stampsBefore.get(configFile) ?? 'none');
   const filename = config.defaultModelFilename ?? 'model.onnx';
+  // The preprocessing spec is part of what a version serves: a changed spec reloads it.
+  const modelSpec = (await stampOf(join(dir, SPEC_FILENAME))) ?? 'none';
   const versions: ScannedVersion[] = [];
   for (const e of entries) {
     if (!e.isDirectory() || !VERSION_DIR.test(e.name)) continue;
     const path = join(dir, e.name, filename);
     const stamp = await stampOf(path);
     // A version directory without its model file (e.g. still being copied) is not a version yet.
-    if (stamp !== undefined) versions.push({ version: Number(e.name), path, stamp });
+    if (stamp === undefined) continue;
+    const versionSpec = (await stampOf(join(dir, e.name, SPEC_FILENAME))) ?? 'none';
+    versions.push({ version: Number(e.name), path, stamp: `${stamp}|spec:${versionSpec}|${modelSpec}` });
   }
   versions.sort((a, b) => a.version - b.version);
   return { name, dir, config, configFile, configStamp: configError === undefined ? configStamp : `error:${configStamp}`, configError, versions };

@@ -67,7 +67,7 @@ function modelMetadata(manager: ModelManager, v: ModelVersion, allVersions: bool
     platform: 'onnxruntime_onnx',
     inputs: v.signature.inputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape })),
     outputs: v.signature.outputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape })),
-    parameters: { max_batch_size: v.signature.maxBatchSize, batching: v.batchingNote.merged, batching_reason: v.batchingNote.reason, max_request_bytes: maxInferBodyBytes(v.signature, bodyLimitBytes) },
+    parameters: { max_batch_size: v.signature.maxBatchSize, batching: v.batchingNote.merged, batching_reason: v.batchingNote.reason, max_request_bytes: maxInferBodyBytes(v.signature, bodyLimitBytes), ...(v.preprocessing === undefined ? {} : { preprocessing_kind: v.preprocessing.kind, preprocessing_hash: v.preprocessing.hash }) },
   };
 }
 
