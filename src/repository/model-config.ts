@@ -77,6 +77,27 @@ export const MonitoringConfigSchema = Type.Object(
 );
 export type MonitoringConfig = Static<typeof MonitoringConfigSchema>;
 
+export const DecisionConfigSchema = Type.Object(
+  {
+    threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Binary classifiers: the decision is the positive class when its probability is at least this (default: the class with the highest score).' })),
+    positiveOutcome: Type.Optional(Type.String({ minLength: 1, description: 'What the positive class means for the person decided on (e.g. approved); default: the class name.' })),
+    negativeOutcome: Type.Optional(Type.String({ minLength: 1, description: 'What the other class means (e.g. rejected); default: the class name.' })),
+    adverseOutcome: Type.Optional(Type.String({ minLength: 1, description: 'Which outcome is adverse to the person (explanations and reason codes are written for it); default: the negative one.' })),
+  },
+  { additionalProperties: false },
+);
+export type DecisionConfig = Static<typeof DecisionConfigSchema>;
+
+export const AnomalyConfigSchema = Type.Object(
+  {
+    policy: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('flag'), Type.Literal('reject')], { description: 'What the anomaly layer does with an unusual row: off (no checks), flag (serve it and report the flags; default), reject (422 naming every offending field).' })),
+    rangeMargin: Type.Optional(Type.Number({ minimum: 0, description: 'A numeric value is out of range when it lies outside the training range widened by this share of the range on each side (default 0.1).' })),
+    oodQuantile: Type.Optional(Type.Number({ exclusiveMinimum: 0.5, maximum: 1, description: 'The multivariate score threshold is this quantile of the reference rows\' scores (default 0.99: about 1% of reference rows are flagged).' })),
+  },
+  { additionalProperties: false },
+);
+export type AnomalyConfig = Static<typeof AnomalyConfigSchema>;
+
 /** Settings that can also be given server-wide as defaults for every model. */
 export const ModelDefaultsSchema = Type.Object(
   {
@@ -102,6 +123,8 @@ export const ModelConfigSchema = Type.Composite([
     outputs: Type.Optional(Type.Array(TensorOverride, { description: 'Per output: {name, datatype?, shape?}; checked against the model.' })),
     parameters: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Free-form string metadata, shown in the Triton config.' })),
     monitoring: Type.Optional(MonitoringConfigSchema),
+    decision: Type.Optional(DecisionConfigSchema),
+    anomaly: Type.Optional(AnomalyConfigSchema),
   }),
 ], { additionalProperties: false });
 
@@ -123,6 +146,8 @@ export interface ResolvedModelSettings {
   outputs: Static<typeof TensorOverride>[];
   parameters: Record<string, string>;
   monitoring: MonitoringConfig;
+  decision: DecisionConfig;
+  anomaly: Required<AnomalyConfig>;
   /** Alert rules: the built-in defaults ← server models.alerts ← the model's alerts, merged by name. */
   alertRules: AlertRule[];
 }
@@ -149,6 +174,8 @@ export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): R
     outputs: config.outputs ?? [],
     parameters: config.parameters ?? {},
     monitoring: config.monitoring ?? {},
+    decision: config.decision ?? {},
+    anomaly: { policy: 'flag', rangeMargin: 0.1, oodQuantile: 0.99, ...stripUndefined(config.anomaly ?? {}) },
     alertRules: resolveAlertRules(
       defaultAlertRules(),
       { where: 'config: models.alerts', rules: defaults.alerts as AlertRuleConfig[] | undefined },
