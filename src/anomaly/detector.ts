@@ -48,15 +48,31 @@ function percentileOf(ood: OodModel, score: number): number {
   return (100 * lo) / s.length;
 }
 
+/** The training score at rank `q`, read off the profile's 1000 reference scores (at ranks (k + ½)/1000). */
+function scoreAtRank(ood: OodModel, q: number): number {
+  const s = ood.referenceScores;
+  const h = q * s.length - 0.5;
+  if (h <= 0) return s[0]!;
+  if (h >= s.length - 1) return s[s.length - 1]!;
+  const lo = Math.floor(h);
+  return s[lo]! + (h - lo) * (s[lo + 1]! - s[lo]!);
+}
+
 export class AnomalyDetector {
   readonly profile: AnomalyProfile;
   readonly #margin: number;
   readonly #fields: Map<string, Extract<FieldRange, { type: 'numeric' }>>;
   readonly #z: Float64Array;
+  /** The OOD threshold at the configured quantile (the profile's own, or read off its reference scores). */
+  readonly threshold: number | undefined;
+  readonly quantile: number;
 
   constructor(profile: AnomalyProfile, config: Required<AnomalyConfig>) {
     this.profile = profile;
     this.#margin = config.rangeMargin;
+    const ood = 'method' in profile.ood ? profile.ood : undefined;
+    this.quantile = config.oodQuantile;
+    this.threshold = ood === undefined ? undefined : config.oodQuantile === ood.quantile ? ood.threshold : scoreAtRank(ood, config.oodQuantile);
     this.#fields = new Map((profile.fields ?? []).filter((f): f is Extract<FieldRange, { type: 'numeric' }> => f.type === 'numeric').map((f) => [f.name, f]));
     this.#z = new Float64Array(profile.input.width);
   }
@@ -109,11 +125,11 @@ export class AnomalyDetector {
       }
       if (ood !== undefined && data !== undefined && !blocked) {
         const score = mahalanobis2(data, r * width, ood.mean, ood.precision, width, this.#z);
-        if (score > ood.threshold) {
+        if (score > this.threshold!) {
           const percentile = percentileOf(ood, score);
           flags.push({
-            kind: 'ood', score, threshold: ood.threshold, percentile,
-            message: `the row as a whole is unlike the training data: score ${fmt(score)} above the threshold ${fmt(ood.threshold)} (${fmt(100 * ood.quantile)}% of training rows score lower; this row scores higher than ${fmt(percentile)}% of them)`,
+            kind: 'ood', score, threshold: this.threshold!, percentile,
+            message: `the row as a whole is unlike the training data: score ${fmt(score)} above the threshold ${fmt(this.threshold!)} (${fmt(100 * this.quantile)}% of training rows score lower; this row scores higher than ${fmt(percentile)}% of them)`,
             blocking: false,
           });
         }

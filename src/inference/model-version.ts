@@ -11,6 +11,10 @@ import { VersionStats } from '../metrics/version-stats.js';
 import type { ResolvedModelSettings } from '../repository/model-config.js';
 import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
 import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
+import type { AnomalyDetector } from '../anomaly/detector.js';
+import { loadAnomalyDetector } from '../anomaly/load.js';
+import { decideTask, type Task } from '../monitoring/binding.js';
+import { createTransformer, type Transformer } from '../pipeline/transformer.js';
 import { loadVersionPreprocessing, type VersionPreprocessing } from '../preprocessing/load.js';
 import { probeBatching } from './batch-probe.js';
 import { deriveSignature } from './signature.js';
@@ -107,6 +111,14 @@ export class ModelVersion {
   readonly memoryBytes: number;
   /** The preprocessing spec versioned with this model version, if it ships one. */
   readonly preprocessing: VersionPreprocessing | undefined;
+  /** Raw records → the model's inputs (versions with a tabular spec); undefined: tensors only. */
+  readonly transformer: Transformer | undefined;
+  /** The anomaly layer's profile-based checks (range, OOD), when the version ships a profile. */
+  readonly anomaly: AnomalyDetector | undefined;
+  /** Why the anomaly layer is as it is, in words (metadata and the log). */
+  readonly anomalyNote: string;
+  /** What the model predicts (classifier, regressor): the decision path's post-processing. */
+  readonly task: Task;
   /** Whether requests are merged into batches, and why (the batching probe's finding, or the config). */
   readonly batchingNote: { merged: boolean; reason: string };
   readonly #scheduler: BatchScheduler;
@@ -118,6 +130,11 @@ export class ModelVersion {
   private constructor(init: ModelVersionInit, handles: SessionHandle[], signature: ModelSignature, batchingNote: { merged: boolean; reason: string }, preprocessing: VersionPreprocessing | undefined) {
     this.batchingNote = batchingNote;
     this.preprocessing = preprocessing;
+    this.transformer = preprocessing === undefined ? undefined : createTransformer(preprocessing, signature);
+    const anomaly = loadAnomalyDetector(init.path, signature, init.settings.anomaly);
+    this.anomaly = anomaly.detector;
+    this.anomalyNote = anomaly.note;
+    this.task = decideTask(signature, handles[0]!.metadata, init.settings.monitoring);
     this.model = init.model;
     this.version = init.version;
     this.path = init.path;
