@@ -52,7 +52,7 @@ export function installSecurity(http: FastifyInstance, { policy, redactor }: Sec
         done();
         return;
       }
-      policy.host.check(req.headers.host, req.socket.localPort ?? 0, policy.https !== undefined);
+      policy.host.check(req.headers.host, req.socket?.localPort, policy.https !== undefined);
       const origin = req.headers.origin;
       policy.origin.check(origin, req.headers.host);
       if (origin !== undefined && policy.origin.listed(origin)) reply.header('access-control-allow-origin', origin).header('vary', 'Origin');

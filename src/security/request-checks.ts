@@ -45,17 +45,18 @@ export class HostCheck {
 
   /**
    * Throws unless the Host header names this server. `localPort` is the port the connection
-   * came in on; a Host without a port means the scheme's default port.
+   * came in on (undefined for requests injected in-process, which have no socket); a Host
+   * without a port means the scheme's default port.
    */
-  check(hostHeader: string | undefined, localPort: number, tls: boolean): void {
+  check(hostHeader: string | undefined, localPort: number | undefined, tls: boolean): void {
     if (!this.#enforced || hostHeader === undefined) return;
     const p = parseHostPort(hostHeader);
     const port = p?.port ?? (tls ? 443 : 80);
     if (p !== undefined) {
-      if (LOOPBACK_NAMES.includes(p.host) && port === localPort) return;
+      if (LOOPBACK_NAMES.includes(p.host) && (localPort === undefined || port === localPort)) return;
       if (this.#allowed.some((a) => a.host === p.host && (a.port === undefined || a.port === port))) return;
     }
-    throw new BerthError('BERTH_ERR_HOST_NOT_ALLOWED', `Host '${hostHeader.slice(0, 100)}' is not allowed: this server answers localhost, 127.0.0.1 and [::1] on port ${localPort}${this.#allowed.length > 0 ? ` and ${this.#allowed.length} name(s) of server.allowedHosts` : ''}; add the name to server.allowedHosts (BERTH_ALLOWED_HOSTS) to serve it (the check stops DNS rebinding)`);
+    throw new BerthError('BERTH_ERR_HOST_NOT_ALLOWED', `Host '${hostHeader.slice(0, 100)}' is not allowed: this server answers localhost, 127.0.0.1 and [::1] on port ${localPort ?? '(any)'}${this.#allowed.length > 0 ? ` and ${this.#allowed.length} name(s) of server.allowedHosts` : ''}; add the name to server.allowedHosts (BERTH_ALLOWED_HOSTS) to serve it (the check stops DNS rebinding)`);
   }
 }
 
