@@ -31,6 +31,10 @@ interface ServeFlags {
   dataDir?: string;
   storeUrl?: string;
   decisionLog?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecure?: boolean;
+  maxConnections?: number;
 }
 
 export function flagsToConfig(f: ServeFlags): Record<string, unknown> {
@@ -39,6 +43,9 @@ export function flagsToConfig(f: ServeFlags): Record<string, unknown> {
   const out: Record<string, unknown> = { server, repository };
   if (f.host !== undefined) server.host = f.host;
   if (f.port !== undefined) server.port = f.port;
+  if (f.maxConnections !== undefined) server.maxConnections = f.maxConnections;
+  if (f.tlsCert !== undefined || f.tlsKey !== undefined) server.tls = { ...(f.tlsCert === undefined ? {} : { cert: f.tlsCert }), ...(f.tlsKey === undefined ? {} : { key: f.tlsKey }) };
+  if (f.insecure === true) out.auth = { insecure: true };
   if (f.repository !== undefined) repository.path = f.repository;
   if (f.pollIntervalMs !== undefined) repository.pollIntervalMs = f.pollIntervalMs;
   if (f.repositoryApi === false) repository.api = { enabled: false };
@@ -92,7 +99,7 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('Serve every model in a model repository over the Open Inference Protocol (KServe V2) REST API')
     .option('-r, --repository <dir>', 'model repository: <dir>/<model>/<version>/model.onnx')
-    .option('--host <address>', 'address to listen on (default 0.0.0.0)')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1; beyond loopback needs API tokens or --insecure)')
     .option('-p, --port <port>', 'port to listen on (default 8000)', parseIntOption('--port', 0, 65535))
     .option('-c, --config <file>', 'configuration file (YAML or JSON); see docs/config.md')
     .option('--workers <n>', 'inference worker threads (default: number of CPUs)', parseIntOption('--workers', 1, 256))
@@ -105,6 +112,10 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory: the SQLite decision log and the spool (default ./berth-data)')
     .option('--store-url <url>', 'decision store: postgres://user:pass@host:port/db[?schema=name] or sqlite:///path.db (default SQLite in --data-dir)')
     .option('--no-decision-log', 'do not log decisions (no feedback, live accuracy or /api/predictions)')
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--insecure', 'allow listening beyond loopback without API tokens (every route but repository load/unload open)')
+    .option('--max-connections <n>', 'open connections accepted, more are closed (default: no limit)', parseIntOption('--max-connections', 1, 1_000_000))
     .action(async (flags: ServeFlags) => {
       try {
         await serve(flags);

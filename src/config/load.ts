@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { BerthError, messageOf } from '../errors.js';
+import { SCOPES } from '../security/config.js';
+import { sha256Hex } from '../security/tokens.js';
 import { ConfigSchema, ENV_VARS, type BerthConfig } from './schema.js';
 import { validate } from './validate.js';
 
@@ -66,10 +68,61 @@ export function fromEnvironment(env: Record<string, string | undefined>): Json {
     } else if (spec.type === 'boolean') {
       if (!/^(true|false|1|0)$/i.test(raw)) throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: expected true or false, got '${raw}'`);
       value = /^(true|1)$/i.test(raw);
+    } else if (spec.type === 'list') {
+      value = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    } else if (spec.type === 'json') {
+      try {
+        value = JSON.parse(raw);
+      } catch (err) {
+        throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: expected JSON, got '${raw.slice(0, 40)}${raw.length > 40 ? '…' : ''}' (${messageOf(err)})`);
+      }
     }
     setPath(out, spec.path, value);
   }
+  const plain = tokensFromEnvironment(env);
+  if (plain.length > 0) {
+    const listed = (out.auth as Json | undefined)?.tokens;
+    setPath(out, ['auth', 'tokens'], [...(Array.isArray(listed) ? listed : []), ...plain]);
+  }
   return out;
+}
+
+const TOKEN_VAR = /^BERTH_TOKEN_([A-Z0-9][A-Z0-9_]*)$/;
+const MIN_PLAIN_TOKEN_LENGTH = 16;
+
+/**
+ * `BERTH_TOKEN_<NAME>=<scope,scope>:<token>`: a token handed over in plain text (the usual
+ * way secrets reach a container), kept only as its SHA-256 like the configured ones.
+ */
+export function tokensFromEnvironment(env: Record<string, string | undefined>): Json[] {
+  const out: Json[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    const m = TOKEN_VAR.exec(name);
+    if (m === null || raw === undefined || raw === '') continue;
+    const colon = raw.indexOf(':');
+    const scopes = colon < 0 ? [] : raw.slice(0, colon).split(',').map((x) => x.trim());
+    const token = colon < 0 ? '' : raw.slice(colon + 1);
+    const example = `e.g. ${name}=infer,read:$(openssl rand -hex 32)`;
+    if (colon < 0) throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: expected <scopes>:<token>, got no ':' (${example})`);
+    const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0 || unknown.length > 0) {
+      throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: scopes must be a comma-separated list of ${SCOPES.join(', ')}, got '${raw.slice(0, colon)}' (${example})`);
+    }
+    if (token.length < MIN_PLAIN_TOKEN_LENGTH) {
+      throw new BerthError('BERTH_ERR_CONFIG', `environment ${name}: the token must have at least ${MIN_PLAIN_TOKEN_LENGTH} characters, got ${token.length} (${example})`);
+    }
+    out.push({ name: m[1]!.toLowerCase().replace(/_/g, '-'), sha256: sha256Hex(token), scopes: [...new Set(scopes)] });
+  }
+  return out.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+}
+
+/** Tokens from the environment are added to those of the file, not put in their place. */
+function withEnvironment(base: Json, fromEnv: Json): Json {
+  const merged = merge(base, fromEnv);
+  const envTokens = (fromEnv.auth as Json | undefined)?.tokens;
+  const baseTokens = (base.auth as Json | undefined)?.tokens;
+  if (Array.isArray(envTokens) && Array.isArray(baseTokens)) setPath(merged, ['auth', 'tokens'], [...baseTokens, ...envTokens]);
+  return merged;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -102,8 +155,8 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<BerthConfig> {
     merged = merge(merged, fromFile);
   }
   const fromEnv = fromEnvironment(sources.env ?? {});
-  validate(ConfigSchema, merge(merged, fromEnv), 'environment', 'BERTH_ERR_CONFIG');
-  merged = merge(merged, fromEnv);
+  merged = withEnvironment(merged, fromEnv);
+  validate(ConfigSchema, merged, 'environment', 'BERTH_ERR_CONFIG');
   const config = validate(ConfigSchema, merge(merged, sources.flags ?? {}), 'command-line flags', 'BERTH_ERR_CONFIG');
   return deepFreeze(config);
 }

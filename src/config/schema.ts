@@ -9,15 +9,17 @@ import { ModelDefaultsSchema } from '../repository/model-config.js';
 import { AlertingSchema } from '../monitoring/alerts/config.js';
 import { LOG_LEVELS } from '../logging/logger.js';
 import { StoreConfigSchema } from '../store/config.js';
+import { AuthConfigSchema, ServerSecurityFields } from '../security/config.js';
 
 export const ConfigSchema = Type.Object(
   {
     server: Type.Object(
       {
-        host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to listen on.' }),
+        host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on. Beyond loopback (127.0.0.1, ::1, localhost) the server needs auth.tokens or --insecure.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'HTTP port (0 = any free port).' }),
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024, description: 'Largest request body accepted; larger bodies get 413.' }),
         requestTimeoutMs: Type.Integer({ minimum: 0, default: 60_000, description: 'A request whose headers and body have not arrived by then gets 408 and is closed (0 = no limit).' }),
+        ...ServerSecurityFields,
       },
       { additionalProperties: false, default: {} },
     ),
@@ -28,7 +30,7 @@ export const ConfigSchema = Type.Object(
         api: Type.Object(
           {
             enabled: Type.Boolean({ default: true, description: 'Serve the repository load/unload endpoints.' }),
-            token: Type.Optional(Type.String({ minLength: 8, description: 'When set, load/unload need "Authorization: Bearer <token>". Without it they are refused unless the server listens on loopback only.' })),
+            token: Type.Optional(Type.String({ minLength: 8, description: 'Deprecated (use auth.tokens with scope admin): when set, load/unload need "Authorization: Bearer <token>"; it also counts as an admin token when auth.tokens is set. Without any token they are refused unless the server listens on loopback only.' })),
           },
           { additionalProperties: false, default: {} },
         ),
@@ -60,6 +62,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    auth: AuthConfigSchema,
     alerting: AlertingSchema,
     store: StoreConfigSchema,
     logging: Type.Object(
@@ -75,11 +78,19 @@ export const ConfigSchema = Type.Object(
 export type BerthConfig = Static<typeof ConfigSchema>;
 
 /** Environment variables and the config fields they set. */
-export const ENV_VARS: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' }> = {
+export const ENV_VARS: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' | 'list' | 'json' }> = {
   BERTH_HOST: { path: ['server', 'host'], type: 'string' },
   BERTH_PORT: { path: ['server', 'port'], type: 'integer' },
   BERTH_BODY_LIMIT_BYTES: { path: ['server', 'bodyLimitBytes'], type: 'integer' },
   BERTH_REQUEST_TIMEOUT_MS: { path: ['server', 'requestTimeoutMs'], type: 'integer' },
+  BERTH_ALLOWED_HOSTS: { path: ['server', 'allowedHosts'], type: 'list' },
+  BERTH_ALLOWED_ORIGINS: { path: ['server', 'allowedOrigins'], type: 'list' },
+  BERTH_MAX_CONNECTIONS: { path: ['server', 'maxConnections'], type: 'integer' },
+  BERTH_RATE_LIMIT_MAX: { path: ['server', 'rateLimit', 'max'], type: 'integer' },
+  BERTH_TLS_CERT: { path: ['server', 'tls', 'cert'], type: 'string' },
+  BERTH_TLS_KEY: { path: ['server', 'tls', 'key'], type: 'string' },
+  BERTH_TOKENS: { path: ['auth', 'tokens'], type: 'json' },
+  BERTH_INSECURE: { path: ['auth', 'insecure'], type: 'boolean' },
   BERTH_REPOSITORY: { path: ['repository', 'path'], type: 'string' },
   BERTH_POLL_INTERVAL_MS: { path: ['repository', 'pollIntervalMs'], type: 'integer' },
   BERTH_REPOSITORY_API: { path: ['repository', 'api', 'enabled'], type: 'boolean' },

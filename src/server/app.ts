@@ -27,6 +27,9 @@ import { loggerOptionsFor, retentionPolicyFor, storeTargetFor } from '../store/c
 import { createStore } from '../store/create-store.js';
 import { DecisionLogger } from '../store/decision-logger.js';
 import { RetentionTask } from '../store/retention.js';
+import { installSecurity } from '../security/hooks.js';
+import { securityPolicy } from '../security/policy.js';
+import { Redactor } from '../security/redact.js';
 import { clientErrorHandler, errorHandler } from './http-errors.js';
 
 export const SERVER_NAME = 'berth';
@@ -55,10 +58,12 @@ export interface BerthApp {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp {
   const { logger } = deps;
+  // First, so a server that must not start (exposed without tokens, bad TLS files) opens nothing.
+  const security = securityPolicy(config);
+  for (const notice of security.notices) logger.warn(notice);
+  const redactor = new Redactor([config.repository.path]);
   const metrics = new ServerMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   const ownPool = deps.pool === undefined;
   const pool = deps.pool ?? new WorkerPool({ size: config.runtime.workers ?? defaultWorkerCount() });
@@ -141,14 +146,17 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
   });
   versionRules = (model, version) => manager.readyVersions(model).find((v) => String(v.version) === version)?.settings.alertRules ?? fallbackRules;
 
-  const onError = errorHandler(logger);
+  const onError = errorHandler(logger, redactor);
   metrics.setQueueDepthSource(function* () {
     for (const name of manager.modelNames()) {
       for (const v of manager.readyVersions(name)) yield { model: v.model, version: String(v.version), depth: v.queueDepth };
     }
   });
 
-  const http: FastifyInstance = Fastify({
+  // Without Node's own Host check, a request without Host gets the JSON 400 of the security hook.
+  const serverOptions = security.https === undefined ? { http: { requireHostHeader: false } } : { https: { ...security.https, requireHostHeader: false } };
+  const http = Fastify({
+    ...serverOptions,
     loggerInstance: logger as FastifyBaseLogger,
     // Berth logs one line per request itself (debug level, onResponse hook below).
     logController: new LogController({ disableRequestLogging: true }),
@@ -164,7 +172,8 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     // Router-level errors (bad URL encoding, over-long parameter) get the protocol's error body too.
     frameworkErrors: (err, req, reply) => onError(err, req, reply),
     clientErrorHandler,
-  });
+  }) as unknown as FastifyInstance;
+  if (config.server.maxConnections > 0) http.server.maxConnections = config.server.maxConnections;
 
   // Bodies arrive as raw Buffers whatever their type; each route interprets its own.
   http.removeAllContentTypeParsers();
@@ -183,17 +192,16 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     done();
   });
 
+  // Before any route: every route is checked against the access table as it is added.
+  installSecurity(http, { policy: security, redactor });
+
   let started = false;
   registerV2Routes(http, {
     manager,
     serverName: SERVER_NAME,
     serverVersion: SERVER_VERSION,
     started: () => started,
-    repositoryApi: {
-      enabled: config.repository.api.enabled,
-      token: config.repository.api.token,
-      loopbackOnly: LOOPBACK.has(config.server.host),
-    },
+    repositoryApi: { enabled: config.repository.api.enabled },
     ...(monitor === undefined ? {} : { monitor }),
     bodyLimitBytes: config.server.bodyLimitBytes,
   });

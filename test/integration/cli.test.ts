@@ -53,7 +53,7 @@ test('berth serve: starts, serves a model, and stops cleanly on SIGTERM with the
     if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(ready, 200);
-  const res = await fetch(`${address}/v2/models/income/infer`, { method: 'POST', body: JSON.stringify({ id: 'cli-decision-1', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 91], data: new Array(91).fill(0) }] }) });
+  const res = await fetch(`${address}/v2/models/income/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'cli-decision-1', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 91], data: new Array(91).fill(0) }] }) });
   assert.equal(res.status, 200);
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');

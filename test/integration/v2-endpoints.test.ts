@@ -449,8 +449,9 @@ test('repository API switched off: load and unload are 403', async (t) => {
 });
 
 test('repository API without a token on a non-loopback listen address: load and unload are 403', async (t) => {
-  // 127.0.0.2 is still this machine, but not one of the addresses Berth treats as loopback-only.
-  const s = await startServer({ models: [{ name: 'income', file: INCOME }], config: { server: { host: '127.0.0.2' } } });
+  // 127.0.0.2 is still this machine, but not one of the addresses Berth treats as loopback-only
+  // (without tokens it starts only with --insecure: test/integration/security-auth.test.ts).
+  const s = await startServer({ models: [{ name: 'income', file: INCOME }], config: { server: { host: '127.0.0.2' }, auth: { insecure: true } } });
   t.after(() => s.close());
   assertError(await postJson(`${s.url}/v2/repository/models/income/unload`, {}), 403, 'BERTH_ERR_FORBIDDEN', 'token');
   assertError(await postJson(`${s.url}/v2/repository/models/income/load`, {}), 403, 'BERTH_ERR_FORBIDDEN', 'token');

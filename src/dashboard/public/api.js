@@ -9,19 +9,51 @@ export class ApiError extends Error {
   }
 }
 
-/** GET a same-origin JSON API; throws ApiError with the server's message on a non-2xx answer. */
-export async function getJson(path, params = {}) {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
-  const qs = q.toString();
-  const url = qs === '' ? path : `${path}?${qs}`;
-  const res = await fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' });
+// When the server has API tokens, its data (/api/*) needs one with the read scope: asked for
+// once, kept for this tab only (sessionStorage), sent as a bearer token.
+const TOKEN_KEY = 'berth.token';
+let tokenDeclined = false;
+
+function askForToken(reason) {
+  if (tokenDeclined) return false;
+  const token = window.prompt(`${reason}\n\nAPI token with the read scope (kept for this tab only):`);
+  if (token === null || token.trim() === '') {
+    tokenDeclined = true;
+    return false;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token.trim());
+  return true;
+}
+
+async function fetchJson(url) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { accept: 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) };
+  const res = await fetch(url, { headers, cache: 'no-store' });
   const text = await res.text();
   let body;
   try {
     body = text === '' ? undefined : JSON.parse(text);
   } catch {
     body = undefined;
+  }
+  return { res, body, token };
+}
+
+/** GET a same-origin JSON API; throws ApiError with the server's message on a non-2xx answer. */
+export async function getJson(path, params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  const url = qs === '' ? path : `${path}?${qs}`;
+  let { res, body, token } = await fetchJson(url);
+  if (res.status === 401) {
+    // Requests run in parallel: another one may have asked for a token meanwhile.
+    const current = sessionStorage.getItem(TOKEN_KEY);
+    if (current !== null && current !== token) ({ res, body } = await fetchJson(url));
+    else {
+      sessionStorage.removeItem(TOKEN_KEY);
+      if (askForToken(body?.error ?? 'This server needs an API token.')) ({ res, body } = await fetchJson(url));
+    }
   }
   if (!res.ok) throw new ApiError(res.status, body?.error ?? `${url}: HTTP ${res.status}`, body?.code);
   return body;

@@ -66,6 +66,8 @@ function readShape(v: unknown, where: string): number[] {
 }
 
 function typeName(v: unknown): string {
+  // A missing field: "got nothing", not "got undefined undefined".
+  if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;

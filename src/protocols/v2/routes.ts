@@ -4,7 +4,6 @@
  * health, infer (JSON and the binary tensor data extension), Triton's model_repository,
  * model_configuration and statistics extensions.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, isBerthError } from '../../errors.js';
 import type { ModelVersion } from '../../inference/model-version.js';
@@ -24,7 +23,8 @@ export interface V2Context {
   serverVersion: string;
   /** Whether the first repository sync has finished. */
   started: () => boolean;
-  repositoryApi: { enabled: boolean; token: string | undefined; loopbackOnly: boolean };
+  /** Who may call load/unload is decided by security/scopes; this only switches them off. */
+  repositoryApi: { enabled: boolean };
   /** Live monitoring: told about every finished inference (never blocks the response). */
   monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
   /** The server's body limit; an infer body is further bounded by what its version's signature can need. */
@@ -33,8 +33,8 @@ export interface V2Context {
 
 type ModelParams = { model: string; version?: string };
 
-/** Content types an infer body may come with; curl -d sends form-urlencoded. */
-const INFER_CONTENT_TYPES = new Set(['application/json', 'application/octet-stream', 'application/x-www-form-urlencoded', 'text/plain']);
+/** Content types an infer body may come with (security/request-checks refuses the others first). */
+const INFER_CONTENT_TYPES = new Set(['application/json', 'application/octet-stream']);
 
 function mediaType(req: FastifyRequest): string | undefined {
   const ct = req.headers['content-type'];
@@ -183,7 +183,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     return readyOnly === true ? entries.filter((e) => e.state === 'READY') : entries;
   });
   app.post('/v2/repository/models/:model/load', async (req: FastifyRequest<{ Params: ModelParams }>) => {
-    checkRepositoryAccess(req, ctx.repositoryApi);
+    checkRepositoryApi(ctx.repositoryApi);
     const body = optionalJsonBody(req);
     if (body.parameters !== undefined && (typeof body.parameters !== 'object' || body.parameters === null || Array.isArray(body.parameters))) {
       throw new BerthError('BERTH_ERR_BAD_REQUEST', 'parameters: expected an object');
@@ -192,7 +192,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     return {};
   });
   app.post('/v2/repository/models/:model/unload', async (req: FastifyRequest<{ Params: ModelParams }>) => {
-    checkRepositoryAccess(req, ctx.repositoryApi);
+    checkRepositoryApi(ctx.repositoryApi);
     optionalJsonBody(req);
     await manager.unloadModel(req.params.model);
     return {};
@@ -213,21 +213,6 @@ function optionalJsonBody(req: FastifyRequest): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Loading models is code execution territory: off switch, token, or loopback only. */
-function checkRepositoryAccess(req: FastifyRequest, api: V2Context['repositoryApi']): void {
+function checkRepositoryApi(api: V2Context['repositoryApi']): void {
   if (!api.enabled) throw new BerthError('BERTH_ERR_FORBIDDEN', 'the repository load/unload API is switched off (repository.api.enabled: false)');
-  if (api.token === undefined) {
-    if (!api.loopbackOnly) {
-      throw new BerthError('BERTH_ERR_FORBIDDEN', 'repository load/unload needs a token when the server listens beyond loopback; set repository.api.token (BERTH_REPOSITORY_TOKEN)');
-    }
-    return;
-  }
-  const auth = req.headers.authorization ?? '';
-  const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '', 'utf8');
-  const expected = Buffer.from(api.token, 'utf8');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new BerthError('BERTH_ERR_UNAUTHORIZED', 'repository load/unload needs "Authorization: Bearer <token>" with the configured token', {
-      headers: { 'WWW-Authenticate': 'Bearer' },
-    });
-  }
 }

@@ -29,7 +29,7 @@ describe('server configuration', () => {
   test('defaults', () => {
     const c = loadConfig();
     assert.equal(c.server.port, 8000);
-    assert.equal(c.server.host, '0.0.0.0');
+    assert.equal(c.server.host, '127.0.0.1');
     assert.equal(c.repository.pollIntervalMs, 5000);
     assert.ok((c.runtime.workers ?? 0) >= 1);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server), 'frozen');
