@@ -30,7 +30,7 @@ test('profile, then drift from the profile: 0 on same-distribution data, 1 on sh
   const p = await berth('profile', join(FIX, 'reference.csv'), '--schema', join(FIX, 'schema.json'), '-o', profilePath);
   assert.equal(p.code, 0, p.stderr);
   const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
-  assert.equal(profile.format, 'berth.profile/v1');
+  assert.equal(profile.format, 'berth.profile/v2');
   assert.equal(profile.rows, 400);
 
   const html = join(dir, 'drift.html');
