@@ -141,8 +141,7 @@ export function driftColumns(report) {
     ...c,
     ratio: c.effect.threshold > 0 && Number.isFinite(c.effect.value) ? c.effect.value / c.effect.threshold : 0,
   }));
-  const rank = (c) => (c.drifted ? 2 : c.status === SIGNIFICANT_BELOW_EFFECT ? 1 : 0);
-  return cols.sort((a, b) => rank(b) - rank(a) || b.ratio - a.ratio || a.name.localeCompare(b.name));
+  return cols.sort((a, b) => Number(b.drifted) - Number(a.drifted) || b.ratio - a.ratio || a.name.localeCompare(b.name));
 }
 
 /** The drift report's status for a column significant after correction but below its effect threshold. */
@@ -194,7 +193,7 @@ export function renderDrift(els, drift, showAll, now) {
     bar.style.width = `${Math.min(100, (c.ratio / scaleMax) * 100).toFixed(1)}%`;
     const mark = h('div', { class: 'threshold' });
     mark.style.left = `${((1 / scaleMax) * 100).toFixed(1)}%`;
-    return h('tr', { class: c.drifted ? 'drifted' : '', data: { column: c.name, ratio: c.ratio.toFixed(4), drifted: String(c.drifted) } },
+    return h('tr', { class: c.drifted ? 'drifted' : '', data: { column: c.name, ratio: c.ratio.toFixed(4), drifted: String(c.drifted), status: c.status ?? '' } },
       h('th', { attrs: { scope: 'row', title: c.decision ?? '' }, text: c.name }),
       h('td', { text: c.role }),
       h('td', { class: 'bar-col', attrs: { 'aria-hidden': 'true' } }, h('div', { class: 'bar-track' }, bar, mark)),
