@@ -72,6 +72,8 @@ async function run(target: string, f: Flags): Promise<void> {
   }
   // A version directory's model config (<repo>/<model>/berth.yaml) may set the task, the
   // outputs or the classes the server watches: the profile must have the same columns.
+  // Calibration flags are checked (and their data read) before the profile is built.
+  const held = calibrationData(f, modelPath);
   const modelConfig = isDir ? await readModelConfig(dirname(resolve(target)), basename(dirname(resolve(target)))) : undefined;
   const monitoring = modelConfig?.config.monitoring;
   const profile = await buildReferenceProfile(modelPath, data, monitoring === undefined ? {} : { monitoring });
@@ -79,7 +81,6 @@ async function run(target: string, f: Flags): Promise<void> {
   const out = f.output ?? join(dir, REFERENCE_PROFILE_FILE);
   writeFileSync(out, `${JSON.stringify(profile)}\n`);
   process.stdout.write(`wrote ${out}: ${profile.rows} rows, ${profile.columns.length} columns\n`);
-  const held = calibrationData(f, modelPath);
   if (held === undefined) {
     process.stdout.write(`no calibration written: give --calibration-raw or --calibration-data with labelled rows held out from training, or the label-free estimate stays unavailable for this version\n`);
     return;
