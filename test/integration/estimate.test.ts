@@ -18,6 +18,7 @@ import { buildCalibration } from '../../src/monitoring/reference.js';
 import { rocAuc } from '../../src/monitoring/quality.js';
 import { readIncomeRows, type IncomeRows } from '../e2e/load.js';
 import { EXAMPLES, ROOT, getJson, postJson, startServer, type TestServer } from '../helpers/server.js';
+import { metricValue } from '../helpers/metrics.js';
 
 /** The income network without its final Softmax: output `logits` [batch, 2], label from the same ArgMax. */
 function writeLogitsModel(path: string): void {
@@ -52,16 +53,6 @@ async function infer(server: TestServer, model: string, rows: IncomeRows, from: 
     out.push(...batch);
   }
   return out;
-}
-
-function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.indexOf('}'));
-    const got = Object.fromEntries([...body.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
 }
 
 test('regression: logits are never read as probabilities; with scoreKind: logits the estimate is calibrated and the AUC ranks by the positive class probability', { timeout: 120_000 }, async (t) => {
