@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     const pool = s.pool(heldOut);
     for (const n of SIZES) cells.push(runCell(s, pool, n, calibration, 7919 * (si + 1) + n));
   }
-  const w = Math.max(...scenarios.map((s) => s.name.length)) + 8;
+  const w = Math.max(...cells.map((c) => `${c.scenario} (${c.pool}), ${c.n}`.length));
   console.log(`${'scenario (pool rows), n'.padEnd(w)} | ${METRICS.map((m) => m.padEnd(22)).join(' | ')} | uncalibrated accuracy`);
   console.log(`${''.padEnd(w)} | ${METRICS.map(() => 'bias    MAE   cover'.padEnd(22)).join(' | ')} | bias    MAE`);
   for (const c of cells) {

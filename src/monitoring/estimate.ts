@@ -35,7 +35,7 @@ export interface PerformanceEstimate {
 
 export const ESTIMATE_INTERVAL = '95 % interval of the value these rows would realise if the calibrated probabilities are right: normal approximation to a sum of independent Bernoulli outcomes (delta method for precision, recall and F1; multi-class macro averages ignore covariance between classes), AUC from 200 Monte Carlo label draws';
 
-export const CONCEPT_SHIFT_CAVEAT = 'estimated from the model\'s own calibrated confidence: it follows changes in the inputs (covariate shift) but cannot see concept shift — the same inputs now having other outcomes — which only labels reveal';
+export const CONCEPT_SHIFT_CAVEAT = 'computed from the model\'s own calibrated confidence: it follows changes in the inputs (covariate shift) but cannot see concept shift — the same inputs now having other outcomes — which only labels reveal';
 
 const Z95 = 1.959963984540054;
 const AUC_DRAWS = 200;

@@ -233,30 +233,31 @@ export class QuantileSketch {
     if (this.exact !== null) {
       return { values: this.exact.slice(0, this.exactLen).sort(), weights: null, total: this.exactLen };
     }
-    const sizes = this.size;
-    const values = new Float64Array(sizes);
-    const weights = new Float64Array(sizes);
-    let o = 0;
-    for (let i = 0; i < this.level0Len; i++) {
-      values[o] = this.level0[i]!;
-      weights[o++] = 1;
-    }
+    // Levels ≥ 1 are sorted already: sort level 0 alone, then merge level by level (weights
+    // ride along), instead of sorting every retained item through a comparator.
+    let values = this.level0.slice(0, this.level0Len).sort();
+    let weights = new Float64Array(values.length).fill(1);
     this.upper.forEach((level, idx) => {
       const wgt = 2 ** (idx + 1);
-      for (let i = 0; i < level.length; i++) {
-        values[o] = level[i]!;
-        weights[o++] = wgt;
+      const n = values.length + level.length;
+      const mv = new Float64Array(n);
+      const mw = new Float64Array(n);
+      let i = 0;
+      let j = 0;
+      for (let o = 0; o < n; o++) {
+        if (j >= level.length || (i < values.length && values[i]! <= level[j]!)) {
+          mv[o] = values[i]!;
+          mw[o] = weights[i++]!;
+        } else {
+          mv[o] = level[j++]!;
+          mw[o] = wgt;
+        }
       }
+      values = mv;
+      weights = mw;
     });
-    const order = new Uint32Array(sizes);
-    for (let i = 0; i < sizes; i++) order[i] = i;
-    order.sort((a, b) => values[a]! - values[b]!);
-    const sv = new Float64Array(sizes);
-    const sw = new Float64Array(sizes);
-    for (let i = 0; i < sizes; i++) {
-      sv[i] = values[order[i]!]!;
-      sw[i] = weights[order[i]!]!;
-    }
+    const sv = values;
+    const sw = weights;
     return { values: sv, weights: sw, total: this.count };
   }
 
