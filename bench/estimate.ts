@@ -138,6 +138,7 @@ function runCell(s: Scenario, pool: Row[], n: number, calibration: ReturnType<ty
 }
 
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}`.padStart(6);
+const abs = (x: number) => (x * 100).toFixed(2).padStart(5);
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`.padStart(4);
 
 async function main(): Promise<void> {
@@ -160,8 +161,8 @@ async function main(): Promise<void> {
   console.log(`${'scenario (pool rows), n'.padEnd(w)} | ${METRICS.map((m) => m.padEnd(22)).join(' | ')} | uncalibrated accuracy`);
   console.log(`${''.padEnd(w)} | ${METRICS.map(() => 'bias    MAE   cover'.padEnd(22)).join(' | ')} | bias    MAE`);
   for (const c of cells) {
-    const row = METRICS.map((m) => `${pts(c.metrics[m].bias)} ${pts(c.metrics[m].mae).trim().padStart(5)} ${pct(c.metrics[m].coverage)}`.padEnd(22)).join(' | ');
-    console.log(`${`${c.scenario} (${c.pool}), ${c.n}`.padEnd(w)} | ${row} | ${pts(c.uncalibrated.bias)} ${pts(c.uncalibrated.mae).trim().padStart(5)}`);
+    const row = METRICS.map((m) => `${pts(c.metrics[m].bias)} ${abs(c.metrics[m].mae)} ${pct(c.metrics[m].coverage)}`.padEnd(22)).join(' | ');
+    console.log(`${`${c.scenario} (${c.pool}), ${c.n}`.padEnd(w)} | ${row} | ${pts(c.uncalibrated.bias)} ${abs(c.uncalibrated.mae)}`);
   }
   // The aims of issue 10: |estimate − realised| ≤ 1 point (bias) and coverage ≥ 90 %, under no shift and covariate shift.
   const inScope = cells.filter((c) => c.kind === 'none' || c.kind === 'covariate');
