@@ -66,8 +66,9 @@ export const ERROR_CODES = {
   // --- drift ---
   BERTH_ERR_DRIFT_SCHEMA: { status: 400, description: 'A drift schema (columns, types, roles, thresholds) is invalid or does not match the data.' },
   BERTH_ERR_DRIFT_DATA: { status: 400, description: 'A data file for profiling or drift checking is malformed (ragged row, missing column) or has no rows.' },
-  BERTH_ERR_DRIFT_PROFILE: { status: 400, description: 'A reference profile is not a valid berth.profile/v1 document, or two profiles cannot be merged.' },
+  BERTH_ERR_DRIFT_PROFILE: { status: 400, description: 'A reference profile is not a valid berth.profile/v2 (or v1) document, or two profiles cannot be merged.' },
   BERTH_ERR_DRIFT_OPTIONS: { status: 400, description: 'A drift option or per-column threshold is out of range.' },
+  BERTH_ERR_CALIBRATION: { status: 400, description: 'A score calibration (reference.calibration.json) is not a valid berth.calibration/v1 document, or does not fit the model version (classes, score kind).' },
   // --- store ---
   BERTH_ERR_STORE_UNAVAILABLE: { status: 503, description: 'The decision store cannot be reached or failed (server down, disk full, database locked); decisions are spooled to disk and replayed, queries can be retried.' },
   BERTH_ERR_STORE_REJECTED: { status: 500, description: 'The decision store refused a record\'s content (e.g. a NUL character PostgreSQL cannot hold); the logger drops that record and counts it (reason "rejected").' },

@@ -10,7 +10,8 @@ import { BerthError, isBerthError, messageOf } from '../errors.js';
 import { renderHtml } from '../drift/html.js';
 import { driftCsvFile, loadReference, profileCsvFile, readSchemaFile } from '../drift/io.js';
 import type { DriftOptionsInput } from '../drift/options.js';
-import type { DriftReport } from '../drift/report.js';
+import { SIGNIFICANT_BELOW_EFFECT, type DriftReport } from '../drift/report.js';
+import { DEFAULT_EXACT_LIMIT, DEFAULT_K } from '../drift/sketch/kll.js';
 
 function fail(err: unknown): void {
   const msg = isBerthError(err) ? `${err.code}: ${err.message}` : `BERTH_ERR_INTERNAL: ${messageOf(err)}`;
@@ -41,7 +42,16 @@ function summary(report: DriftReport): string {
   const w = Math.max(6, ...all.map((c) => c.name.length));
   lines.push('', `  ${'column'.padEnd(w)}  test  p-adj      effect                 decision`);
   for (const c of all) {
-    lines.push(`  ${c.name.padEnd(w)}  ${c.test.name.padEnd(4)}  ${c.test.pValueAdjusted.toExponential(2).padEnd(9)}  ${`${c.effect.metric}=${c.effect.value.toFixed(4)}`.padEnd(21)}  ${c.drifted ? 'DRIFT' : 'ok'}`);
+    const status = c.drifted ? 'DRIFT' : c.status === SIGNIFICANT_BELOW_EFFECT ? `${SIGNIFICANT_BELOW_EFFECT} (${c.effect.threshold})` : 'ok';
+    lines.push(`  ${c.name.padEnd(w)}  ${c.test.name.padEnd(4)}  ${c.test.pValueAdjusted.toExponential(2).padEnd(9)}  ${`${c.effect.metric}=${c.effect.value.toFixed(4)}`.padEnd(21)}  ${status}`);
+  }
+  const hints = all.filter((c) => c.thresholdHint !== undefined);
+  if (hints.length > 0) {
+    lines.push('', `  ${hints.length} column(s) ${SIGNIFICANT_BELOW_EFFECT}: a real change smaller than the threshold. To flag changes this size, set the threshold`);
+    lines.push('  in the --schema (or profile) column:');
+    for (const c of hints) lines.push(`    ${c.thresholdHint!.schema}`);
+    lines.push('  or, for live drift, in the model\'s berth.yaml:', '    monitoring:', '      driftThresholds:');
+    for (const c of hints) lines.push(`        ${c.thresholdHint!.berthYaml.split('\n').pop()!.trim()}`);
   }
   if (report.multivariate !== null) {
     const m = report.multivariate;
@@ -57,12 +67,13 @@ export function registerDriftCommands(program: Command): void {
     .argument('<data.csv>', 'training data (CSV with a header row; .gz accepted)')
     .option('--schema <schema.json>', 'column types, roles and thresholds (inferred when omitted)')
     .requiredOption('-o, --output <profile.json>', 'where to write the profile')
-    .addOption(new Option('--sketch-k <k>', 'KLL sketch size (rank error ≈ 2.3/k^0.97)').argParser(parseNumber('--sketch-k')).default(200))
+    .addOption(new Option('--exact-limit <n>', `numeric values kept exactly per column (default ${DEFAULT_EXACT_LIMIT}, less for very wide data); past it a KLL sketch`).argParser(parseNumber('--exact-limit')))
+    .addOption(new Option('--sketch-k <k>', 'KLL sketch size past the exact limit (rank error ≈ 2.3/k^0.97)').argParser(parseNumber('--sketch-k')).default(DEFAULT_K))
     .addOption(new Option('--seed <n>', 'sketch seed (same input + seed → same profile)').argParser(parseNumber('--seed')).default(1))
-    .action(async (data: string, opts: { schema?: string; output: string; sketchK: number; seed: number }) => {
+    .action(async (data: string, opts: { schema?: string; output: string; exactLimit?: number; sketchK: number; seed: number }) => {
       try {
         const schema = opts.schema === undefined ? null : await readSchemaFile(opts.schema);
-        const profile = await profileCsvFile(data, schema, { k: opts.sketchK, seed: opts.seed });
+        const profile = await profileCsvFile(data, schema, { k: opts.sketchK, seed: opts.seed, ...(opts.exactLimit === undefined ? {} : { exactLimit: opts.exactLimit }) });
         await writeOut(opts.output, JSON.stringify(profile) + '\n');
         process.stdout.write(`wrote ${opts.output}: ${profile.rows} rows, ${profile.columns.length} columns\n`);
         process.exitCode = 0;

@@ -16,7 +16,7 @@ import { adjustPValues } from './stats/multiple.js';
 import { normalSf } from './stats/distributions.js';
 import type { DriftOptions, EffectMetric, TestName } from './options.js';
 import type { CategoricalReference, NumericReference, PreparedReference } from './reference.js';
-import { REPORT_FORMAT, type ChartData, type ColumnDrift, type DriftReport, type MultivariateDrift, type SideSummary } from './report.js';
+import { REPORT_FORMAT, SIGNIFICANT_BELOW_EFFECT, type ChartData, type ColumnDrift, type DriftReport, type MultivariateDrift, type SideSummary } from './report.js';
 import type { CategoricalWindow, ColumnWindow, MultivariateWindow, NumericWindow } from './window.js';
 
 interface NumericComparison {
@@ -24,6 +24,13 @@ interface NumericComparison {
   ks: number;
   cvm: number;
   wasserstein: number;
+  /**
+   * Bound on |wasserstein − the Wasserstein-1 distance to the reference the grid stands
+   * for|: where the two CDFs cross inside a grid interval the current values' positions
+   * are not kept (only their count and sum), so that interval's integral is only known to
+   * lie in [0, L·max(a − g₀, g₁ − a)], and the estimate lies in the same range.
+   */
+  wassersteinError: number;
   refBins: Float64Array;
   curBins: Float64Array;
   chart: ChartData | null;
@@ -40,6 +47,7 @@ export function compareNumeric(ref: NumericReference, win: NumericWindow, bins: 
   let d = 0;
   let cvmSum = 0;
   let w1 = 0;
+  let w1Error = 0;
   let c = 0;
   const stepSum = (a: number, g0: number, k: number): number => {
     // Σ_{j=1..k} (a − g0 − j/n)²
@@ -63,7 +71,10 @@ export function compareNumeric(ref: NumericReference, win: NumericWindow, bins: 
         const integralG = g0 * L + (k * g[i]! - win.sumBetween[i]!) / n;
         if (a >= g1) w1 += a * L - integralG;
         else if (a <= g0) w1 += integralG - a * L;
-        else w1 += (L * ((a - g0) ** 2 + (g1 - a) ** 2)) / (2 * (g1 - g0)); // crossing: G taken as linear
+        else {
+          w1 += (L * ((a - g0) ** 2 + (g1 - a) ** 2)) / (2 * (g1 - g0)); // crossing: G taken as linear
+          w1Error += L * Math.max(a - g0, g1 - a);
+        }
       }
       if (i === R) break;
       const cLe = cLt + win.eq[i]!;
@@ -102,7 +113,7 @@ export function compareNumeric(ref: NumericReference, win: NumericWindow, bins: 
       current: Array.from(curBins, (v) => (n > 0 ? v / n : 0)),
     };
   }
-  return { n, ks: Math.min(1, d), cvm, wasserstein: Math.max(0, w1), refBins, curBins, chart };
+  return { n, ks: Math.min(1, d), cvm, wasserstein: Math.max(0, w1), wassersteinError: w1Error, refBins, curBins, chart };
 }
 
 function summaryNumeric(rows: number, missing: number, invalid: number, count: number, mean: number, std: number, min: number, max: number): SideSummary {
@@ -170,9 +181,17 @@ function numericColumn(ref: NumericReference, win: NumericWindow, options: Drift
     jensen_shannon: jensenShannon(cmp.refBins, cmp.curBins),
     hellinger: hellinger(cmp.refBins, cmp.curBins),
   };
+  // The effect's error against the exact reference: the grid's crossing intervals (above),
+  // plus, for a KLL reference, ε × its range for Wasserstein and ε for KS D; the binned
+  // distances are exact on an exact reference (its quantile bins, counted exactly) and
+  // have no stated bound on a sketch.
+  const refRange = (col.summary.max ?? 0) - (col.summary.min ?? 0);
+  const wError = cmp.wassersteinError + (ref.exact ? 0 : ref.rankError * refRange);
+  stats.wasserstein_norm_error = ref.std > 0 ? wError / ref.std : 0;
   const metric: EffectMetric = t.effectMetric ?? options.numericEffectMetric;
   const threshold = t.effect ?? options.effectThresholds[metric];
   const effect = effectOf(metric, stats);
+  const effectError = metric === 'wasserstein' ? stats.wasserstein_norm_error : metric === 'ks' ? ref.rankError : ref.exact ? 0 : undefined;
   const current = summaryNumeric(win.rows, win.missing, win.invalid, n, win.moments.mean, win.moments.std, win.moments.min, win.moments.max);
   const reference = summaryNumeric(col.rows, col.missing, col.invalid, col.summary.count, col.summary.mean, ref.std, col.summary.min ?? 0, col.summary.max ?? 0);
   const drift: ColumnDrift = {
@@ -181,8 +200,9 @@ function numericColumn(ref: NumericReference, win: NumericWindow, options: Drift
     role: col.role,
     regime,
     test: { name: testName, statistic, pValue, pValueAdjusted: pValue, method, alpha: t.alpha ?? options.alpha },
-    effect: { metric, value: effect, threshold },
+    effect: effectError === undefined ? { metric, value: effect, threshold } : { metric, value: effect, threshold, error: effectError },
     drifted: false,
+    status: 'no drift',
     decision: '',
     stats,
     missing: missingSignal(col.rows, col.missing + col.invalid, win.rows, win.missing + win.invalid, t.missingRateDelta ?? options.missingRateDelta),
@@ -289,8 +309,10 @@ function categoricalColumn(ref: CategoricalReference, win: CategoricalWindow, op
     role: col.role,
     regime,
     test: { name: testName, statistic, pValue, pValueAdjusted: pValue, method, alpha: t.alpha ?? options.alpha },
-    effect: { metric, value: effect, threshold },
+    // Counts are exact, so is the distance (unless the reference overflowed its category cap).
+    effect: ref.other === 0 ? { metric, value: effect, threshold, error: 0 } : { metric, value: effect, threshold },
     drifted: false,
+    status: 'no drift',
     decision: '',
     stats,
     missing: missingSignal(col.rows, col.missing + col.invalid, win.rows, win.missing, t.missingRateDelta ?? options.missingRateDelta),
@@ -309,6 +331,31 @@ function fmt(x: number): string {
   return a >= 1e-3 && a < 1e4 ? x.toPrecision(3) : x.toExponential(2);
 }
 
+/** x rounded down to two significant digits (a threshold at or below it flags x). */
+function floorTwoDigits(x: number): number {
+  if (!(x > 0)) return 0;
+  const p = 10 ** (Math.floor(Math.log10(x)) - 1);
+  const v = Math.floor(x / p) * p;
+  return Number((v > x ? v - p : v).toPrecision(2));
+}
+
+/**
+ * For a significant column below its effect threshold: the threshold at which this window
+ * would have drifted, and where to set it — the profile or --schema column (`berth drift`)
+ * and the model's berth.yaml (live drift).
+ */
+function thresholdHint(d: ColumnDrift): ColumnDrift['thresholdHint'] {
+  const effect = floorTwoDigits(d.effect.value);
+  if (!(effect > 0)) return undefined;
+  const metric = d.effect.metric;
+  const thresholds = { effectMetric: metric, effect };
+  return {
+    effect,
+    schema: JSON.stringify({ name: d.name, thresholds }),
+    berthYaml: `monitoring:\n  driftThresholds:\n    ${JSON.stringify(d.name)}: { effectMetric: ${metric}, effect: ${effect} }`,
+  };
+}
+
 /** Applies the correction to a family and decides each member. */
 function decideFamily(members: Pending[], method: DriftOptions['correction']): void {
   const adj = adjustPValues(members.map((m) => m.drift.test.pValue), method);
@@ -317,13 +364,20 @@ function decideFamily(members: Pending[], method: DriftOptions['correction']): v
     d.test.pValueAdjusted = adj[i]!;
     const sig = d.test.pValueAdjusted < d.test.alpha;
     d.drifted = sig && m.effectOk;
+    d.status = d.drifted ? 'drift' : sig ? SIGNIFICANT_BELOW_EFFECT : 'no drift';
     const pPart = `${d.test.name} p=${fmt(d.test.pValue)} (adjusted ${fmt(d.test.pValueAdjusted)}) ${sig ? '<' : '≥'} α=${d.test.alpha}`;
-    const ePart = `${d.effect.metric}=${fmt(d.effect.value)} ${m.effectOk ? '≥' : '<'} ${d.effect.threshold}`;
+    const err = d.effect.error !== undefined && d.effect.error > 0 ? ` ± ${fmt(d.effect.error)}` : '';
+    const ePart = `${d.effect.metric}=${fmt(d.effect.value)}${err} ${m.effectOk ? '≥' : '<'} ${d.effect.threshold}`;
+    const uncertain = d.effect.error !== undefined && Math.abs(d.effect.value - d.effect.threshold) <= d.effect.error ? ' (within the effect\'s error of the threshold)' : '';
     d.decision = d.drifted
-      ? `drift: ${pPart} and ${ePart}`
+      ? `drift: ${pPart} and ${ePart}${uncertain}`
       : sig
-        ? `no drift: significant (${pPart}) but the effect is small (${ePart})`
+        ? `${SIGNIFICANT_BELOW_EFFECT}: ${pPart} but ${ePart}${uncertain}`
         : `no drift: ${pPart}${m.effectOk ? ` although ${ePart}` : ''}`;
+    if (d.status === SIGNIFICANT_BELOW_EFFECT) {
+      const hint = thresholdHint(d);
+      if (hint !== undefined) d.thresholdHint = hint;
+    }
   });
   const madj = adjustPValues(members.map((m) => m.drift.missing.pValue), method);
   members.forEach((m, i) => {
@@ -413,13 +467,14 @@ export function evaluateDrift(
   if (driftedOutputs.length > 0) signals.push(`prediction drift in ${driftedOutputs.join(', ')}`);
   const driftedLabels = labels.filter((o) => o.drift.drifted).map((o) => o.drift.name);
   if (driftedLabels.length > 0) signals.push(`label drift in ${driftedLabels.join(', ')}`);
+  const significantBelowEffect = features.filter((f) => f.drift.status === SIGNIFICANT_BELOW_EFFECT).map((f) => f.drift.name);
   const firstNumeric = prepared.columns.find((c): c is NumericReference => c.kind === 'numeric' && !c.exact);
   const report: DriftReport = {
     format: REPORT_FORMAT,
     reference: { rows: prepared.profile.rows, sketchRankError: firstNumeric?.rankError ?? 0 },
     current: { rows: meta.rows },
     options: { alpha: options.alpha, correction: options.correction, smallSampleRows: options.smallSampleRows },
-    verdict: { drift: signals.length > 0, driftedFeatures, featureCount: features.length, signals },
+    verdict: { drift: signals.length > 0, driftedFeatures, significantBelowEffect, featureCount: features.length, signals },
     features: features.map((f) => f.drift),
     outputs: { columns: outputs.map((o) => o.drift), drift: driftedOutputs.length > 0, correction: 'bonferroni' },
     labels: labels.map((l) => l.drift),

@@ -4,7 +4,7 @@
  * no scripts, fonts or images to fetch, and no data rows — only the binned proportions the
  * report already holds, so the page stays small however large the data was.
  */
-import type { ChartData, ColumnDrift, DriftReport } from './report.js';
+import { SIGNIFICANT_BELOW_EFFECT, type ChartData, type ColumnDrift, type DriftReport } from './report.js';
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -49,7 +49,7 @@ function chartSvg(c: ChartData | null): string {
 }
 
 function columnRow(d: ColumnDrift): string {
-  const badge = d.drifted ? '<span class="bad">DRIFT</span>' : '<span class="ok">ok</span>';
+  const badge = d.drifted ? '<span class="bad">DRIFT</span>' : d.status === SIGNIFICANT_BELOW_EFFECT ? `<span class="warn">${esc(SIGNIFICANT_BELOW_EFFECT)}</span>` : '<span class="ok">ok</span>';
   const findings: string[] = [];
   if (d.missing.drifted) findings.push(`<span class="bad">missing rate ${num(d.missing.reference * 100)}% → ${num(d.missing.current * 100)}%</span>`);
   else if (d.missing.current > 0 || d.missing.reference > 0) findings.push(`missing ${num(d.missing.reference * 100)}% → ${num(d.missing.current * 100)}%`);
@@ -59,12 +59,13 @@ function columnRow(d: ColumnDrift): string {
   }
   if (d.unseen?.note) findings.push(`<span class="warn">${esc(d.unseen.note)}</span>`);
   if (d.reason) findings.push(`<em>${esc(d.reason)}</em>`);
+  if (d.thresholdHint !== undefined) findings.push(`to flag a change this size, set its threshold: <code>${esc(d.thresholdHint.schema)}</code> (--schema or profile column) or in berth.yaml <code>${esc(d.thresholdHint.berthYaml).replace(/\n/g, '<br>').replace(/ /g, '&nbsp;')}</code>`);
   return `<tr class="${d.drifted ? 'drifted' : ''}">
 <td><b>${esc(d.name)}</b><br><small>${d.type}, ${d.role}, ${d.regime} sample</small></td>
 <td>${esc(d.test.name)}<br><small>${esc(d.test.method)}</small></td>
 <td>${num(d.test.statistic)}</td>
 <td>${num(d.test.pValue)}<br><small>adj. ${num(d.test.pValueAdjusted)}</small></td>
-<td>${esc(d.effect.metric)} ${num(d.effect.value)}<br><small>threshold ${num(d.effect.threshold)}</small></td>
+<td>${esc(d.effect.metric)} ${num(d.effect.value)}${d.effect.error !== undefined && d.effect.error > 0 ? ` ± ${num(d.effect.error)}` : ''}<br><small>threshold ${num(d.effect.threshold)}</small></td>
 <td>${badge}<br><small>${esc(d.decision)}</small>${findings.length ? '<br>' + findings.join('<br>') : ''}</td>
 <td>${chartSvg(d.chart)}</td></tr>`;
 }
@@ -96,6 +97,7 @@ rect.ref{fill:#7a8fa6}rect.cur{fill:#e07b39}.swatch{display:inline-block;width:1
 <ul>${v.signals.map((s) => `<li>${esc(s)}</li>`).join('') || '<li>no signal passed both its corrected significance level and its effect-size threshold</li>'}</ul>
 <p>Reference: ${esc(report.reference.source ?? 'profile')} (${report.reference.rows} rows${report.reference.sketchRankError > 0 ? `, sketch rank error ≤ ${num(report.reference.sketchRankError * 100)}%` : ''}). Current: ${esc(report.current.source ?? 'window')} (${report.current.rows} rows).
 Rule: a column drifts when its ${report.options.correction === 'bh' ? 'Benjamini–Hochberg' : report.options.correction}-adjusted p-value is below α = ${report.options.alpha} and its effect size reaches its threshold; ${v.driftedFeatures.length} of ${v.featureCount} features drifted.</p>
+${v.significantBelowEffect.length > 0 ? `<p class="warn">${v.significantBelowEffect.length} feature(s) ${esc(SIGNIFICANT_BELOW_EFFECT)} (a real but small change; not drift): ${esc(v.significantBelowEffect.join(', '))}.</p>` : ''}
 ${table('Features', report.features)}
 ${table('Model outputs (BBSD: Bonferroni across output columns)', report.outputs.columns)}
 ${table('Labels', report.labels)}

@@ -1,14 +1,16 @@
 /**
  * @module drift/profile
- * Reference profiles (`berth.profile/v1`): per column a mergeable sketch — numbers: a
- * KLL quantile sketch plus count/mean/std/min/max; categories: capped exact counts — and
- * missing/invalid counts; plus the PCA moment matrix for the multivariate detector.
- * Building is deterministic (seeded sketch), two profiles merge, and drift checks need
- * only the profile, never the training rows.
+ * Reference profiles (`berth.profile/v2`): per column a mergeable summary — numbers: their
+ * exact distinct values with counts (a KLL quantile sketch past `exactLimit` values) plus
+ * count/mean/std/min/max; categories: exact counts (capped) — and missing/invalid counts;
+ * plus the PCA moment matrix for the multivariate detector. Building is deterministic
+ * (seeded sketch), two profiles merge, and drift checks need only the profile, never the
+ * training rows. `berth.profile/v1` documents (KLL k = 200 past 2,048 values) are still
+ * read; their tests are conservative by the sketch's rank error and the report says so.
  */
 import { BerthError } from '../errors.js';
 import { CategoryCounts, DEFAULT_CATEGORY_CAP, type CategoryCountsJson } from './sketch/categories.js';
-import { DEFAULT_EXACT_LIMIT, DEFAULT_K, QuantileSketch, type QuantileSketchJson } from './sketch/kll.js';
+import { DEFAULT_EXACT_LIMIT, DEFAULT_K, kllRankErrorBound, QuantileSketch, type QuantileSketchJson } from './sketch/kll.js';
 import { Moments, type MomentsJson } from './sketch/moments.js';
 import {
   encodingDimension,
@@ -25,7 +27,21 @@ import {
 import { parseSchema, type ColumnSchema, type Schema } from './schema.js';
 import { categoricalCell, numericCell, INVALID, MISSING, type NumericCell } from './values.js';
 
-export const PROFILE_FORMAT = 'berth.profile/v1';
+export const PROFILE_FORMAT = 'berth.profile/v2';
+/** The previous format, still read (see parseProfile). */
+export const PROFILE_FORMAT_V1 = 'berth.profile/v1';
+
+/**
+ * Values a profile keeps exactly across all its numeric columns while it is built (8 bytes
+ * each): the per-column exact limit is this divided by the numeric columns, between 2,048
+ * and DEFAULT_EXACT_LIMIT, so a 4,096-wide input cannot take gigabytes.
+ */
+export const EXACT_VALUE_BUDGET = 1 << 22;
+
+/** The per-column exact limit a profile of `numericColumns` numeric columns uses by default. */
+export function defaultExactLimit(numericColumns: number): number {
+  return Math.max(2048, Math.min(DEFAULT_EXACT_LIMIT, Math.floor(EXACT_VALUE_BUDGET / Math.max(1, numericColumns))));
+}
 
 interface ColumnBase {
   name: string;
@@ -51,7 +67,7 @@ export interface CategoricalColumnProfile extends ColumnBase {
 export type ColumnProfile = NumericColumnProfile | CategoricalColumnProfile;
 
 export interface Profile {
-  format: typeof PROFILE_FORMAT;
+  format: typeof PROFILE_FORMAT | typeof PROFILE_FORMAT_V1;
   rows: number;
   sketch: { kind: 'kll'; k: number; exactLimit: number; seed: number };
   missingTokens: string[];
@@ -168,11 +184,15 @@ export class ProfileBuilder {
   private readonly lateCategorical: boolean[];
   private readonly pca: PcaMomentCollector | null;
 
-  constructor(
-    schema: Schema,
-    readonly options: ProfileOptions & { inferTypes?: boolean } = {},
-  ) {
+  readonly options: ProfileOptions & { inferTypes?: boolean };
+
+  constructor(schema: Schema, options: ProfileOptions & { inferTypes?: boolean } = {}) {
+    this.options = options;
     this.missing = new Set(schema.missingTokens);
+    if (options.exactLimit === undefined) {
+      const numeric = schema.columns.filter((c) => c.type === 'numeric' && c.role !== 'ignore').length;
+      this.options = options = { ...options, exactLimit: defaultExactLimit(numeric) };
+    }
     this.columns = schema.columns.map((c) => new ColumnBuilder(c, this.missing, options));
     this.isFeature = schema.columns.map((c) => c.role === 'feature');
     this.lateCategorical = schema.columns.map(() => false);
@@ -458,7 +478,7 @@ function isNum(v: unknown): v is number {
 export function parseProfile(doc: unknown, where = 'profile'): Profile {
   if (typeof doc !== 'object' || doc === null) pfail(where, 'expected a JSON object');
   const d = doc as Record<string, unknown>;
-  if (d.format !== PROFILE_FORMAT) pfail(where, `"format" must be "${PROFILE_FORMAT}", got ${JSON.stringify(d.format)}`);
+  if (d.format !== PROFILE_FORMAT && d.format !== PROFILE_FORMAT_V1) pfail(where, `"format" must be "${PROFILE_FORMAT}" (or the older "${PROFILE_FORMAT_V1}"), got ${JSON.stringify(d.format)}`);
   if (!isNum(d.rows) || d.rows < 0) pfail(where, '"rows" must be a non-negative number');
   if (!Array.isArray(d.columns)) pfail(where, '"columns" must be an array');
   // Reuse the schema validator for name/type/role/thresholds.
@@ -489,5 +509,10 @@ export function parseProfile(doc: unknown, where = 'profile'): Profile {
     const dim = encodingDimension(mv.encoding);
     if (mv.method !== 'pca' || mv.sums?.length !== dim || mv.products?.length !== (dim * (dim + 1)) / 2) pfail(where, '"multivariate" block is inconsistent with its encoding');
   }
-  return { ...(d as unknown as Profile), multivariate: mv ?? null, notes: Array.isArray(d.notes) ? (d.notes as string[]) : [], missingTokens: Array.isArray(d.missingTokens) ? (d.missingTokens as string[]) : ['', '?', 'NA', 'NaN', 'null'] };
+  const notes = Array.isArray(d.notes) ? [...(d.notes as string[])] : [];
+  if (d.format === PROFILE_FORMAT_V1 && (d.columns as Record<string, unknown>[]).some((c) => c.type === 'numeric' && (c.sketch as QuantileSketchJson).levels !== undefined)) {
+    // Still usable, but its KLL sketches (k = 200) cost the KS tests power: say how to fix it.
+    notes.push(`${where} is a ${PROFILE_FORMAT_V1} profile whose numeric columns are KLL sketches (rank error up to ${(100 * Math.max(...(d.columns as Record<string, unknown>[]).filter((c) => c.type === 'numeric').map((c) => (c.sketch as QuantileSketchJson).levels === undefined ? 0 : kllRankErrorBound((c.sketch as QuantileSketchJson).k)))).toFixed(2)} %): p-values are computed at D − ε and lose power; rebuild it (berth reference <model-version-dir> … or berth profile …) for exact reference ECDFs`);
+  }
+  return { ...(d as unknown as Profile), multivariate: mv ?? null, notes, missingTokens: Array.isArray(d.missingTokens) ? (d.missingTokens as string[]) : ['', '?', 'NA', 'NaN', 'null'] };
 }

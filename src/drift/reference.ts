@@ -8,7 +8,7 @@
 import { CategoryCounts } from './sketch/categories.js';
 import { QuantileSketch } from './sketch/kll.js';
 import { encodingDimension, fitPca, PcaScorer, type PcaFit } from './multivariate.js';
-import { quantileOf } from './stats/ecdf.js';
+import { quantileOf, type WeightedSample } from './stats/ecdf.js';
 import type { ColumnProfile, Profile } from './profile.js';
 
 export interface NumericReference {
@@ -99,7 +99,12 @@ export interface PreparedReference {
 
 function prepareNumeric(col: ColumnProfile & { type: 'numeric' }): NumericReference {
   const sketch = QuantileSketch.fromJSON(col.sketch);
-  const s = sketch.toSample();
+  // Exact: the distinct values weighted by their counts (the same ECDF, one grid point each).
+  let s: WeightedSample;
+  if (sketch.isExact) {
+    const { values, counts } = sketch.distinct();
+    s = { values, weights: counts, total: sketch.n };
+  } else s = sketch.toSample();
   const gridList: number[] = [];
   const wList: number[] = [];
   for (let i = 0; i < s.values.length; i++) {

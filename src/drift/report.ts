@@ -10,6 +10,15 @@ import type { EffectMetric, TestName } from './options.js';
 
 export const REPORT_FORMAT = 'berth.drift-report/v1';
 
+/**
+ * A column whose corrected p-value is below α but whose effect is below its threshold: the
+ * change is real (not noise) but smaller than what was declared to matter. Not drift, and
+ * shown apart so a person sees it and can lower that column's threshold.
+ */
+export const SIGNIFICANT_BELOW_EFFECT = 'significant, below the effect threshold';
+
+export type ColumnStatus = 'drift' | typeof SIGNIFICANT_BELOW_EFFECT | 'no drift';
+
 export interface ChartData {
   kind: 'histogram' | 'bars';
   /** Histogram: bin edges (length = bins + 1). Bars: category labels. */
@@ -39,8 +48,20 @@ export interface ColumnDrift {
   /** "small" (≤ smallSampleRows current values): p-value test is the headline; "large": the distance. */
   regime: 'small' | 'large';
   test: { name: TestName; statistic: number; pValue: number; pValueAdjusted: number; method: string; alpha: number };
-  effect: { metric: EffectMetric; value: number; threshold: number };
+  /**
+   * `error`: bound on |value − the effect against the exact reference| (0: exact; absent: no
+   * bound stated, e.g. a binned distance on a KLL sketch). See docs/drift.md.
+   */
+  effect: { metric: EffectMetric; value: number; threshold: number; error?: number };
   drifted: boolean;
+  /** drift; significant, below the effect threshold; or no drift. */
+  status: ColumnStatus;
+  /**
+   * Set when status is "significant, below the effect threshold": the effect threshold at
+   * which this window would have drifted, as the snippet that sets it for `berth drift`
+   * (a --schema or profile column) and for live drift (the model's berth.yaml).
+   */
+  thresholdHint?: { effect: number; schema: string; berthYaml: string };
   /** One sentence on why the decision came out as it did. */
   decision: string;
   /** Set when the test could not run normally (empty window, constant reference, …). */
@@ -76,6 +97,8 @@ export interface DriftReport {
   verdict: {
     drift: boolean;
     driftedFeatures: string[];
+    /** Features significant after correction whose effect is below their threshold (not drift). */
+    significantBelowEffect: string[];
     featureCount: number;
     signals: string[];
   };

@@ -131,7 +131,7 @@ export class ServerMetrics {
   // --- live monitoring (src/monitoring) ---
   readonly modelQuality = new Gauge({
     name: 'berth_model_quality',
-    help: 'Live model quality over the quality window: metric = accuracy, precision, recall, f1, auc (classifiers, on labelled decisions), mae, rmse (regressors), estimated_accuracy (from confidences, before labels).',
+    help: 'Live model quality over the quality window: metric = accuracy, precision, recall, f1, auc (classifiers, on labelled decisions), mae, rmse (regressors), estimated_accuracy, estimated_precision, estimated_recall, estimated_f1, estimated_auc (the calibrated label-free estimate over recent rows; absent without a calibration or when the scores are not probabilities; it cannot see concept shift).',
     labelNames: ['model', 'version', 'metric'] as const,
     registers: [this.registry],
   });

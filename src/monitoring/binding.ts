@@ -16,7 +16,18 @@ import type { MonitoringConfig } from '../repository/model-config.js';
 export type { MonitoringConfig };
 
 export type Task =
-  | { kind: 'classification'; scoreOutput: string; labelOutput: string | undefined; classCount: number; classes: string[]; positiveIndex: number | undefined }
+  | {
+      kind: 'classification';
+      scoreOutput: string;
+      labelOutput: string | undefined;
+      classCount: number;
+      classes: string[];
+      positiveIndex: number | undefined;
+      /** monitoring.scoreKind; undefined: probabilities if every row is one (monitoring/scores). */
+      scoreKind: 'probabilities' | 'logits' | undefined;
+      /** Scores per row: classCount, or 1 for a binary classifier's single logit (sigmoid). */
+      scoreWidth: number;
+    }
   | { kind: 'regression'; valueOutput: string }
   | { kind: 'none'; reason: string };
 
@@ -58,15 +69,18 @@ export function decideTask(signature: ModelSignature, metadata: Readonly<Record<
   const out = (name: string | undefined) => (name === undefined ? undefined : signature.outputs.find((o) => o.name === name));
   const scores = out(config.scoreOutput) ?? (config.task === 'regression' ? undefined : signature.outputs.find((o) => isFloat(o.datatype) && o.shape.length === 2 && (o.shape[1] ?? 0) >= 2));
   if (config.task !== 'regression' && scores !== undefined) {
-    const classCount = scores.shape[1]!;
-    if (classCount < 2) return { kind: 'none', reason: `score output '${scores.name}' needs a fixed class dimension ≥ 2` };
+    // A binary classifier may give one logit per row ([batch] or [batch, 1]): the sigmoid makes it p(second class).
+    const singleLogit = config.scoreKind === 'logits' && config.task === 'classification' && (scores.shape.length === 1 || (scores.shape.length === 2 && scores.shape[1] === 1));
+    const scoreWidth = singleLogit ? 1 : scores.shape[1] ?? 0;
+    const classCount = singleLogit ? 2 : scoreWidth;
+    if (classCount < 2) return { kind: 'none', reason: `score output '${scores.name}' needs a fixed class dimension ≥ 2 (or monitoring.scoreKind: logits for one logit per row)` };
     const labelOut = out(config.labelOutput) ?? signature.outputs.find((o) => o !== scores && !isFloat(o.datatype) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
     const classes = config.classes ?? parseJsonArray(metadata['berth.classes']) ?? Array.from({ length: classCount }, (_, i) => String(i));
     if (classes.length !== classCount) return { kind: 'none', reason: `${classes.length} class names for ${classCount} scores in '${scores.name}'` };
     let positiveIndex: number | undefined;
     if (classCount === 2) positiveIndex = config.positiveClass === undefined ? 1 : classes.indexOf(config.positiveClass);
     if (positiveIndex === -1) return { kind: 'none', reason: `monitoring.positiveClass '${config.positiveClass ?? ''}' is not one of ${classes.join(', ')}` };
-    return { kind: 'classification', scoreOutput: scores.name, labelOutput: labelOut?.name, classCount, classes, positiveIndex };
+    return { kind: 'classification', scoreOutput: scores.name, labelOutput: labelOut?.name, classCount, classes, positiveIndex, scoreKind: config.scoreKind, scoreWidth };
   }
   const value = out(config.valueOutput) ?? signature.outputs.find((o) => isFloat(o.datatype) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
   if (value !== undefined) return { kind: 'regression', valueOutput: value.name };

@@ -46,7 +46,13 @@ export class MonitoringMetrics {
       set('auc', enough ? q.classification?.auc : undefined);
       set('mae', enough ? q.regression?.mae : undefined);
       set('rmse', enough ? q.regression?.rmse : undefined);
-      set('estimated_accuracy', q.estimatedAccuracy);
+      // The label-free estimate (over recent rows); absent when unavailable (no calibration, not probabilities).
+      const e = q.estimate?.available ? q.estimate.recent : undefined;
+      set('estimated_accuracy', e?.accuracy.value);
+      set('estimated_precision', e?.precision?.value);
+      set('estimated_recall', e?.recall?.value);
+      set('estimated_f1', e?.f1?.value);
+      set('estimated_auc', e?.auc?.value);
     }
     const d = r.drift;
     if (d !== undefined) {

@@ -5,14 +5,16 @@
  * off the request path: decisions are turned into log records (decision log), rows feed the
  * version's live drift window, and every evaluation interval the monitor computes the
  * signals — latency percentiles, error rate, memory, queue saturation, accuracy on
- * labelled decisions (and a confidence-based estimate before labels arrive), drift — exports
+ * labelled decisions (and a calibrated label-free estimate beside them), drift — exports
  * them as Prometheus gauges, stores them as time series, and hands them to the alert engine.
+ * Drift windows live in a worker thread (drift/worker-service): the HTTP thread only sends
+ * rows and receives reports.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DriftAccumulator } from '../drift/accumulator.js';
-import { parseProfile, type Profile } from '../drift/profile.js';
 import type { DriftReport } from '../drift/report.js';
+import type { DriftService } from '../drift/service.js';
+import { WorkerDriftService } from '../drift/worker-service.js';
 import { messageOf } from '../errors.js';
 import type { ModelVersion } from '../inference/model-version.js';
 import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
@@ -21,8 +23,11 @@ import { inputsForLog } from '../store/hash.js';
 import type { DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, TimeSeriesPoint } from '../store/store.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
 import type { MonitoringMetrics } from './metrics.js';
-import { classificationQuality, estimatedAccuracy, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
-import { columnsFor, REFERENCE_PROFILE_FILE } from './reference.js';
+import { CALIBRATION_FILE, parseCalibration, type Calibration } from './calibration.js';
+import { CONCEPT_SHIFT_CAVEAT, ESTIMATE_INTERVAL, estimateBinary, estimateMulticlass, type PerformanceEstimate } from './estimate.js';
+import { classificationQuality, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
+import { columnsFor, REFERENCE_PROFILE_FILE, type ColumnSource } from './reference.js';
+import { classProbabilities, type ClassificationTask, type ClassProbabilities } from './scores.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
 import type { SignalName, SignalSample } from './alerts/types.js';
 
@@ -71,6 +76,25 @@ export interface MonitorOptions {
   keepInputs: boolean;
   /** Inputs larger than this (bytes of tensor data) are logged as a hash only. */
   maxInputBytes: number;
+  /** Where drift windows are kept and tested; default a worker thread (WorkerDriftService). */
+  drift?: DriftService;
+}
+
+/** The label-free estimate of a classifier, or why there is none. */
+export interface EstimateSnapshot {
+  available: boolean;
+  /** Why the estimate is unavailable (no calibration, scores that are not probabilities, …). */
+  reason?: string;
+  /** How it is made, the calibration it rests on, and what its interval means. */
+  method: string;
+  calibration?: { method: 'isotonic'; rows: number; source: string };
+  interval: string;
+  /** Said on every surface: what the estimate cannot see. */
+  caveat: string;
+  /** Over the newest rows served (batched requests included), no labels needed. */
+  recent?: PerformanceEstimate;
+  /** Over exactly the labelled decisions `classification` was computed from: estimate and realised side by side. */
+  labelled?: PerformanceEstimate;
 }
 
 export interface QualitySnapshot {
@@ -82,8 +106,13 @@ export interface QualitySnapshot {
   windowMs: number;
   classification?: ClassificationQuality;
   regression?: RegressionQuality;
-  /** Confidence-based accuracy estimate over recent decisions (not a measurement). */
+  /** Classifiers: why the live AUC is missing (scores that are not probabilities). */
+  aucUnavailable?: string;
+  /** Classifiers: the calibrated label-free estimate (CBPE-style), or why there is none. */
+  estimate?: EstimateSnapshot;
+  /** estimate.recent.accuracy.value, when available (not a measurement). */
   estimatedAccuracy?: number;
+  /** Rows estimate.recent rests on. */
   estimatedFrom: number;
   validatedAccuracy?: number;
   at: number;
@@ -119,7 +148,8 @@ interface Pending {
   time: number;
 }
 
-const CONFIDENCE_RING = 2000;
+/** The label-free estimate covers this many of the newest rows served. */
+const ESTIMATE_RING = 10_000;
 /** Live quality is computed from at most this many of the newest labelled decisions. */
 const QUALITY_SAMPLE = 10_000;
 
@@ -128,10 +158,23 @@ class VersionMonitor {
   readonly binding: Binding;
   readonly columns: DriftColumn[];
   readonly window: SlidingWindow;
-  readonly confidences = new Float64Array(CONFIDENCE_RING);
-  confidenceCount = 0;
-  accumulator: DriftAccumulator | undefined;
+  /** The newest ESTIMATE_RING rows' class probabilities and predicted classes (classifiers). */
+  readonly ringProbabilities: Float32Array;
+  readonly ringPredicted: Int32Array;
+  ringCount = 0;
+  calibration: Calibration | undefined;
+  /** Why there is no estimate (set at attach, or when scores turn out not to be probabilities). */
+  estimateReason: string | undefined;
+  /** Set at the first score row that is not a probability vector (sticky). */
+  scoreProblem: string | undefined;
+  /** Drift: opening the window in the service, open, or off (driftReason says why). */
+  driftState: 'opening' | 'open' | 'off' = 'off';
   driftReason: string | undefined;
+  /** Rows sent to the current window; a close is in flight. */
+  driftRows = 0;
+  driftClosing = false;
+  /** The window's key in the drift service (unique per attach: a reloaded version gets a new one). */
+  driftKey: string | undefined;
   driftStart: number;
   lastDrift: { report: DriftReport; at: number; servedRows: number } | undefined;
   /** Rows served since the drift window started (sampled or not). */
@@ -147,40 +190,57 @@ class VersionMonitor {
   lastExecutions = 0;
   lastRows = 0;
 
-  constructor(readonly mv: ModelVersion, config: MonitoringConfig, opts: MonitorOptions, now: number) {
+  constructor(readonly mv: ModelVersion, readonly config: MonitoringConfig, opts: MonitorOptions, now: number) {
     this.key = `${mv.model}/${mv.version}`;
     this.binding = bindModel(mv.signature, mv.metadata, config);
     this.columns = this.binding.columns;
     this.window = new SlidingWindow(opts.latencyWindowMs);
     this.driftStart = now;
-    const profilePath = join(dirname(mv.path), REFERENCE_PROFILE_FILE);
-    if (this.columns.length === 0) {
-      this.driftReason = 'no columns to watch (inputs without a fixed row shape)';
-    } else if (!existsSync(profilePath)) {
-      this.driftReason = `no reference profile: run \`berth reference ${dirname(mv.path)} …\` to write ${REFERENCE_PROFILE_FILE}`;
-    } else {
-      try {
-        const profile: Profile = parseProfile(JSON.parse(readFileSync(profilePath, 'utf8')), profilePath);
-        if (profile.columns.length !== this.columns.length) {
-          throw new Error(`${profilePath} has ${profile.columns.length} columns; this model version has ${this.columns.length} (inputs, scores, prediction): rebuild it with berth reference`);
-        }
-        // The reference names the columns (e.g. feature names from a preprocessing spec).
-        this.columns = this.columns.map((c, i) => ({ ...c, name: profile.columns[i]!.name }));
-        this.accumulator = new DriftAccumulator(profile);
-      } catch (err) {
-        this.driftReason = messageOf(err);
-      }
+    const task = this.binding.task;
+    const C = task.kind === 'classification' ? task.classCount : 0;
+    this.ringProbabilities = new Float32Array(ESTIMATE_RING * C);
+    this.ringPredicted = new Int32Array(task.kind === 'classification' ? ESTIMATE_RING : 0);
+    if (task.kind === 'classification') this.loadCalibration(task);
+    if (this.columns.length === 0) this.driftReason = 'no columns to watch (inputs without a fixed row shape)';
+    else if (!existsSync(this.profilePath)) this.driftReason = `no reference profile: run \`berth reference ${dirname(mv.path)} …\` to write ${REFERENCE_PROFILE_FILE}`;
+    else this.driftState = 'opening';
+  }
+
+  get profilePath(): string {
+    return join(dirname(this.mv.path), REFERENCE_PROFILE_FILE);
+  }
+
+  private loadCalibration(task: ClassificationTask): void {
+    const path = join(dirname(this.mv.path), CALIBRATION_FILE);
+    if (!existsSync(path)) {
+      this.estimateReason = `no calibration: run \`berth reference ${dirname(this.mv.path)} … --calibration-raw|--calibration-data …\` with labelled rows held out from training to write ${CALIBRATION_FILE}`;
+      return;
+    }
+    try {
+      const cal = parseCalibration(JSON.parse(readFileSync(path, 'utf8')), path);
+      const kind = task.scoreKind ?? 'probabilities';
+      if (cal.classes.join('\u0000') !== task.classes.join('\u0000')) throw new Error(`${path} is for classes ${cal.classes.join(', ')}; this version has ${task.classes.join(', ')}: rebuild it with berth reference`);
+      if (cal.scoreKind !== kind) throw new Error(`${path} calibrates ${cal.scoreKind}; this version's monitoring.scoreKind is ${kind}: rebuild it with berth reference`);
+      const positive = task.positiveIndex === undefined ? undefined : task.classes[task.positiveIndex];
+      if (task.classCount === 2 && cal.positiveClass !== positive) throw new Error(`${path} calibrates p(${cal.positiveClass ?? '?'}); this version's positive class is ${positive ?? '?'}: rebuild it with berth reference`);
+      this.calibration = cal;
+    } catch (err) {
+      this.estimateReason = messageOf(err);
     }
   }
 
-  pushConfidence(p: number): void {
-    this.confidences[this.confidenceCount % CONFIDENCE_RING] = p;
-    this.confidenceCount += 1;
+  /** Keeps a request's class probabilities for the label-free estimate. */
+  pushProbabilities(p: ClassProbabilities, rows: number, C: number): void {
+    for (let r = 0; r < rows; r++) {
+      const slot = this.ringCount % ESTIMATE_RING;
+      this.ringProbabilities.set(p.probabilities.subarray(r * C, (r + 1) * C), slot * C);
+      this.ringPredicted[slot] = p.predicted[r]!;
+      this.ringCount += 1;
+    }
   }
 
-  recentConfidences(): number[] {
-    const n = Math.min(this.confidenceCount, CONFIDENCE_RING);
-    return Array.from(this.confidences.subarray(0, n));
+  get ringRows(): number {
+    return Math.min(this.ringCount, ESTIMATE_RING);
   }
 }
 
@@ -202,11 +262,16 @@ export class Monitor {
   #flushScheduled = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #drift: DriftService;
+  #driftKeys = 0;
 
   constructor(options: MonitorOptions) {
     this.#opts = options;
     this.#clock = options.clock ?? { now: () => Date.now() };
     this.#random = options.random ?? Math.random;
+    this.#drift = options.drift ?? new WorkerDriftService({
+      onError: (key, message) => options.log.error({ window: key, err: message }, 'drift window failed'),
+    });
   }
 
   start(): void {
@@ -223,7 +288,35 @@ export class Monitor {
     const vm = new VersionMonitor(mv, mv.settings.monitoring, this.#opts, this.#clock.now());
     this.#versions.set(vm.key, vm);
     this.#opts.metrics.versionAttached(mv, vm.binding.validatedAccuracy);
-    if (vm.driftReason !== undefined) this.#opts.log.info({ model: mv.model, version: mv.version, reason: vm.driftReason }, 'live drift off for this version');
+    if (vm.estimateReason !== undefined && vm.binding.task.kind === 'classification') this.#opts.log.info({ model: mv.model, version: mv.version, reason: vm.estimateReason }, 'no label-free estimate for this version');
+    if (vm.driftState === 'opening') this.#openDrift(vm);
+    else this.#opts.log.info({ model: mv.model, version: mv.version, reason: vm.driftReason }, 'live drift off for this version');
+  }
+
+  /**
+   * Opens the version's drift window in the drift service (the reference is read and
+   * prepared there); rows and closes sent meanwhile are handled after the open.
+   */
+  #openDrift(vm: VersionMonitor): void {
+    vm.driftKey = `${vm.key}#${++this.#driftKeys}`;
+    const drift = vm.config.driftThresholds === undefined ? {} : { columns: vm.config.driftThresholds };
+    this.#drift.open(vm.driftKey, vm.profilePath, { drift, columns: vm.columns.length }).then(
+      () => {
+        if (vm.driftState === 'opening') vm.driftState = 'open';
+      },
+      (err: unknown) => {
+        const msg = messageOf(err);
+        // Thresholds from berth.yaml name columns of the profile: say where the bad name came from.
+        this.#driftOff(vm, msg.startsWith('option columns.') ? `monitoring.driftThresholds in the model's berth.yaml: ${msg.slice('option '.length)}` : msg);
+      },
+    );
+  }
+
+  #driftOff(vm: VersionMonitor, reason: string): void {
+    vm.driftState = 'off';
+    vm.driftReason = reason;
+    if (vm.driftKey !== undefined) this.#drift.drop(vm.driftKey);
+    this.#opts.log.warn({ model: vm.mv.model, version: vm.mv.version, reason }, 'live drift off for this version');
   }
 
   detach(mv: ModelVersion): void {
@@ -232,6 +325,8 @@ export class Monitor {
     if (vm === undefined || vm.mv !== mv) return;
     this.#flush();
     this.#versions.delete(key);
+    if (vm.driftKey !== undefined) this.#drift.drop(vm.driftKey);
+    vm.driftState = 'off';
     this.#opts.metrics.versionDetached(mv.model, String(mv.version));
   }
 
@@ -264,14 +359,14 @@ export class Monitor {
     if (items.length === 0) return;
     this.#pending = [];
     // Drift rows are fed per version and by column, once per flush (see columnsFor).
-    const drift = new Map<VersionMonitor, { inputs: readonly Tensor[]; outputs: readonly Tensor[]; rows: number }[]>();
+    const drift = new Map<VersionMonitor, ColumnSource[]>();
     for (const it of items) {
       const vm = this.#monitorOf(it.mv);
       try {
-        this.#process(it, vm);
-        if (vm?.accumulator !== undefined && it.request.batchSize > 0 && this.#sampleForDrift(vm, it.time, it.request.batchSize)) {
+        const probabilities = this.#process(it, vm);
+        if (vm !== undefined && vm.driftState !== 'off' && it.request.batchSize > 0 && this.#sampleForDrift(vm, it.time, it.request.batchSize)) {
           const list = drift.get(vm) ?? [];
-          list.push({ inputs: it.request.inputs, outputs: it.result.outputs, rows: it.request.batchSize });
+          list.push({ inputs: it.request.inputs, outputs: it.result.outputs, rows: it.request.batchSize, probabilities });
           drift.set(vm, list);
         }
       } catch (err) {
@@ -280,7 +375,9 @@ export class Monitor {
     }
     for (const [vm, list] of drift) {
       try {
-        vm.accumulator?.addColumns(columnsFor(vm.columns, vm.binding, list));
+        const byName = columnsFor(vm.columns, vm.binding, list);
+        this.#drift.add(vm.driftKey!, vm.columns.map((c) => byName[c.name]!));
+        for (const it of list) vm.driftRows += it.rows;
       } catch (err) {
         this.#opts.log.error({ model: vm.mv.model, version: vm.mv.version, err: messageOf(err) }, 'monitoring could not add rows to the drift window');
       }
@@ -304,29 +401,31 @@ export class Monitor {
     return vm.rowsLastSecond <= limit || this.#random() < limit / vm.rowsLastSecond;
   }
 
-  #process(it: Pending, vm: VersionMonitor | undefined): void {
+  /** Logs the decision and keeps its probabilities for the estimate; returns them (classifiers) for the drift columns. */
+  #process(it: Pending, vm: VersionMonitor | undefined): ClassProbabilities | undefined {
     const { mv, request, result } = it;
     const binding = vm?.binding ?? bindModel(mv.signature, mv.metadata);
     const rows = request.batchSize;
+    const task = binding.task;
     let prediction: DecisionRecord['prediction'];
-    if (binding.task.kind === 'classification') {
-      const scores = result.outputs.find((o) => o.name === (binding.task as { scoreOutput: string }).scoreOutput);
-      if (scores !== undefined && rows === 1) {
-        const w = scores.data.length;
-        let best = 0;
-        for (let k = 1; k < w; k++) if (Number(scores.data[k]) > Number(scores.data[best])) best = k;
-        prediction = { label: binding.task.classes[best]!, score: Number(scores.data[best]) };
-      }
-      if (scores !== undefined && vm !== undefined) {
-        const w = scores.data.length / rows;
-        for (let r = 0; r < rows; r++) {
-          let best = Number(scores.data[r * w]);
-          for (let k = 1; k < w; k++) best = Math.max(best, Number(scores.data[r * w + k]));
-          vm.pushConfidence(best);
+    let probabilities: ClassProbabilities | undefined;
+    if (task.kind === 'classification') {
+      const scores = result.outputs.find((o) => o.name === task.scoreOutput);
+      if (scores !== undefined && rows > 0) {
+        probabilities = classProbabilities(task, scores, rows);
+        const C = task.classCount;
+        // The stored score is the predicted class's probability (the raw score if they are not probabilities).
+        if (rows === 1) prediction = { label: task.classes[probabilities.predicted[0]!]!, score: probabilities.probabilities[probabilities.predicted[0]!]! };
+        if (vm !== undefined) {
+          if (probabilities.problem !== undefined && vm.scoreProblem === undefined) {
+            vm.scoreProblem = probabilities.problem;
+            this.#opts.log.warn({ model: mv.model, version: mv.version, reason: probabilities.problem }, 'scores are not probabilities: no label-free estimate or live AUC for this version');
+          }
+          if (vm.scoreProblem === undefined) vm.pushProbabilities(probabilities, rows, C);
         }
       }
-    } else if (binding.task.kind === 'regression' && rows === 1) {
-      const out = result.outputs.find((o) => o.name === (binding.task as { valueOutput: string }).valueOutput);
+    } else if (task.kind === 'regression' && rows === 1) {
+      const out = result.outputs.find((o) => o.name === task.valueOutput);
       if (out !== undefined) prediction = { value: Number(out.data[0]) };
     }
     if (this.#opts.decisions !== undefined) {
@@ -351,6 +450,7 @@ export class Monitor {
       this.#opts.decisions.log(record);
       if (vm !== undefined) vm.logged += 1;
     }
+    return probabilities;
   }
 
   // --- feedback ---------------------------------------------------------------------
@@ -376,7 +476,8 @@ export class Monitor {
     const now = this.#clock.now();
     const samples: SignalSample[] = [];
     const points: TimeSeriesPoint[] = [];
-    await Promise.all([...this.#versions.values()].map((vm) => this.#updateQuality(vm, now)));
+    // Quality reads the store and drift waits for the drift worker: neither blocks the HTTP thread.
+    await Promise.all([...this.#versions.values()].flatMap((vm) => [this.#updateQuality(vm, now), this.#rollDrift(vm, now)]));
     for (const vm of this.#versions.values()) {
       const model = vm.mv.model;
       const version = String(vm.mv.version);
@@ -410,6 +511,8 @@ export class Monitor {
           point('accuracy', acc);
         }
         if (q.estimatedAccuracy !== undefined) point('estimated_accuracy', q.estimatedAccuracy);
+        const sameDecisions = q.estimate?.labelled?.accuracy.value;
+        if (sameDecisions !== undefined && usableLabels(q) >= this.#opts.minLabelled) point('estimated_accuracy_labelled', sameDecisions);
         if (q.regression !== undefined && usableLabels(q) >= this.#opts.minLabelled) {
           point('mae', q.regression.mae);
           point('rmse', q.regression.rmse);
@@ -417,7 +520,6 @@ export class Monitor {
         point('labelled', q.labelled);
       }
 
-      this.#rollDrift(vm, now);
       const d = vm.lastDrift?.report;
       if (d !== undefined) {
         const share = driftShare(d);
@@ -443,34 +545,48 @@ export class Monitor {
     point('error_rate', s.requests > 0 ? s.errorRate : NaN);
   }
 
-  #rollDrift(vm: VersionMonitor, now: number): void {
-    const acc = vm.accumulator;
-    if (acc === undefined) return;
-    if (now - vm.driftStart < this.#opts.driftWindowMs || acc.rows < this.#opts.driftMinRows) return;
+  /** Closes the version's drift window when it is old and full enough; the worker tests it. */
+  async #rollDrift(vm: VersionMonitor, now: number): Promise<void> {
+    if (vm.driftState === 'off' || vm.driftClosing) return;
+    if (now - vm.driftStart < this.#opts.driftWindowMs || vm.driftRows < this.#opts.driftMinRows) return;
+    const servedRows = vm.driftServedRows;
+    // Rows sent from here on belong to the next window (the worker handles messages in order).
+    vm.driftRows = 0;
+    vm.driftServedRows = 0;
+    vm.driftStart = now;
+    vm.driftClosing = true;
     try {
-      vm.lastDrift = { report: acc.evaluate(), at: now, servedRows: vm.driftServedRows };
+      const { report } = await this.#drift.close(vm.driftKey!);
+      // The version may have been detached (or its drift switched off) meanwhile.
+      if (this.#monitorOf(vm.mv) === vm) vm.lastDrift = { report, at: now, servedRows };
     } catch (err) {
       this.#opts.log.error({ model: vm.mv.model, version: vm.mv.version, err: messageOf(err) }, 'drift evaluation failed');
+    } finally {
+      vm.driftClosing = false;
     }
-    acc.reset();
-    vm.driftStart = now;
-    vm.driftServedRows = 0;
   }
 
   async #updateQuality(vm: VersionMonitor, now: number): Promise<void> {
     const store = this.#opts.store;
     const task = vm.binding.task;
-    const snapshot: QualitySnapshot = {
-      task: task.kind, labelled: 0, windowMs: this.#opts.qualityWindowMs, estimatedFrom: Math.min(vm.confidenceCount, CONFIDENCE_RING), at: now,
-    };
+    const snapshot: QualitySnapshot = { task: task.kind, labelled: 0, windowMs: this.#opts.qualityWindowMs, estimatedFrom: 0, at: now };
     if (vm.binding.validatedAccuracy !== undefined) snapshot.validatedAccuracy = vm.binding.validatedAccuracy;
-    if (task.kind === 'classification' && snapshot.estimatedFrom > 0) snapshot.estimatedAccuracy = estimatedAccuracy(vm.recentConfidences());
+    if (task.kind === 'classification') {
+      snapshot.estimate = recentEstimate(vm, task);
+      const recent = snapshot.estimate.recent;
+      if (recent !== undefined) {
+        snapshot.estimatedAccuracy = recent.accuracy.value;
+        snapshot.estimatedFrom = recent.rows;
+      }
+      if (vm.scoreProblem !== undefined) snapshot.aucUnavailable = vm.scoreProblem;
+    }
     const carryOver = (): void => {
       const prev = vm.quality;
       if (prev === undefined) return;
       snapshot.labelled = prev.labelled;
       if (prev.classification !== undefined) snapshot.classification = prev.classification;
       if (prev.regression !== undefined) snapshot.regression = prev.regression;
+      if (prev.estimate?.labelled !== undefined && snapshot.estimate?.available) snapshot.estimate.labelled = prev.estimate.labelled;
     };
     if (store === undefined || task.kind === 'none') {
       vm.quality = snapshot;
@@ -490,8 +606,15 @@ export class Monitor {
       const [labelled, count] = await Promise.all([store.queryDecisions({ ...where, limit: QUALITY_SAMPLE, payload: false }), store.countDecisions(where)]);
       snapshot.labelled = count;
       if (labelled.length < count) snapshot.sampled = labelled.length;
-      if (task.kind === 'classification') snapshot.classification = classifierQuality(labelled, task);
-      else {
+      if (task.kind === 'classification') {
+        // Only one-row decisions have a predicted class and its score: those are compared.
+        const usable = labelled.filter((d) => d.label !== undefined && d.prediction?.label !== undefined);
+        snapshot.classification = classifierQuality(usable, task, vm.scoreProblem === undefined);
+        if (snapshot.estimate?.available && vm.calibration !== undefined && usable.length > 0) {
+          const same = labelledEstimate(usable, task, vm.calibration);
+          if (same !== undefined) snapshot.estimate.labelled = same;
+        }
+      } else {
         // Only decisions with a predicted value (one-row requests) and a numeric label count.
         const usable = labelled.filter((d) => Number.isFinite(Number(d.label)) && d.label !== '' && Number.isFinite(d.prediction?.value));
         snapshot.regression = regressionQuality(usable.map((d) => Number(d.label)), usable.map((d) => d.prediction!.value!));
@@ -518,7 +641,7 @@ export class Monitor {
   drift(model: string, version: string): DriftSnapshot | undefined {
     const vm = this.#versions.get(`${model}/${version}`);
     if (vm === undefined) return undefined;
-    const snap: DriftSnapshot = { enabled: vm.accumulator !== undefined, currentRows: vm.accumulator?.rows ?? 0, currentServedRows: vm.driftServedRows };
+    const snap: DriftSnapshot = { enabled: vm.driftState !== 'off', currentRows: vm.driftRows, currentServedRows: vm.driftServedRows };
     if (vm.driftReason !== undefined) snap.reason = vm.driftReason;
     if (vm.lastDrift !== undefined) {
       snap.report = vm.lastDrift.report;
@@ -536,6 +659,7 @@ export class Monitor {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#flush();
+    this.#drift.shutdown().catch((err: unknown) => this.#opts.log.warn({ err: messageOf(err) }, 'could not stop the drift worker'));
   }
 
   get closed(): boolean {
@@ -558,13 +682,76 @@ function normaliseLabel(label: string | number, classes: string[] | undefined): 
   return Number.isInteger(i) && i >= 0 && i < classes.length ? classes[i]! : label;
 }
 
-function classifierQuality(decisions: readonly StoredDecision[], task: Extract<Binding['task'], { kind: 'classification' }>): ClassificationQuality {
-  const usable = decisions.filter((d) => d.label !== undefined && d.prediction?.label !== undefined);
+/**
+ * Live quality of a classifier on labelled one-row decisions. For two classes the AUC ranks
+ * by the positive class's probability: the stored score is the predicted class's
+ * probability from a row normalised to sum to 1 (monitoring/scores), so the positive one's
+ * is that score or its complement — which is not so for logits or other raw scores: then
+ * `scoresAreProbabilities` is false and there is no AUC.
+ */
+function classifierQuality(usable: readonly StoredDecision[], task: ClassificationTask, scoresAreProbabilities: boolean): ClassificationQuality {
   const labels = usable.map((d) => String(d.label));
   const predicted = usable.map((d) => String(d.prediction!.label));
   if (task.positiveIndex === undefined) return classificationQuality(labels, predicted);
   const positive = task.classes[task.positiveIndex]!;
-  const scores = usable.map((d) => (String(d.prediction!.label) === positive ? d.prediction!.score ?? NaN : 1 - (d.prediction!.score ?? NaN)));
+  if (!scoresAreProbabilities) return classificationQuality(labels, predicted, { positive });
+  const scores = usable.map((d) => positiveProbability(d, positive));
   return classificationQuality(labels, predicted, scores.every(Number.isFinite) ? { positive, scores } : { positive });
 }
 
+/** A binary decision's positive-class probability (see classifierQuality). */
+function positiveProbability(d: StoredDecision, positive: string): number {
+  const score = d.prediction?.score ?? Number.NaN;
+  return String(d.prediction?.label) === positive ? score : 1 - score;
+}
+
+function estimateBase(task: ClassificationTask, calibration: Calibration | undefined): EstimateSnapshot {
+  const out: EstimateSnapshot = {
+    available: false,
+    method: calibration === undefined
+      ? 'confidence-based performance estimation (CBPE): scores calibrated on labelled reference data, then the expected confusion matrix'
+      : `confidence-based performance estimation (CBPE): scores calibrated by isotonic regression on ${calibration.rows} labelled reference rows (${calibration.source}), then the expected confusion matrix${task.classCount > 2 ? '; accuracy from the calibrated probability of the predicted class, macro precision/recall/F1 from one-vs-rest calibrations' : ''}`,
+    interval: ESTIMATE_INTERVAL,
+    caveat: `The estimate is ${CONCEPT_SHIFT_CAVEAT}.`,
+  };
+  if (calibration !== undefined) out.calibration = { method: calibration.method, rows: calibration.rows, source: calibration.source };
+  return out;
+}
+
+/** The label-free estimate over the newest rows served, or why there is none. */
+function recentEstimate(vm: VersionMonitor, task: ClassificationTask): EstimateSnapshot {
+  const out = estimateBase(task, vm.calibration);
+  const reason = vm.scoreProblem ?? vm.estimateReason;
+  if (reason !== undefined || vm.calibration === undefined) {
+    out.reason = reason ?? 'no calibration';
+    return out;
+  }
+  out.available = true;
+  const n = vm.ringRows;
+  if (n === 0) return out;
+  const C = task.classCount;
+  const probs = vm.ringProbabilities.subarray(0, n * C);
+  const predicted = vm.ringPredicted.subarray(0, n);
+  let est: PerformanceEstimate | undefined;
+  if (C === 2 && task.positiveIndex !== undefined) {
+    const pos = task.positiveIndex;
+    est = estimateBinary(Float64Array.from({ length: n }, (_, i) => probs[i * C + pos]!), Array.from(predicted, (p) => p === pos), vm.calibration);
+  } else {
+    const confidence = Float64Array.from({ length: n }, (_, i) => probs[i * C + predicted[i]!]!);
+    est = estimateMulticlass(confidence, vm.calibration, { probabilities: Float64Array.from(probs), predicted: Int32Array.from(predicted) });
+  }
+  if (est !== undefined) out.recent = est;
+  return out;
+}
+
+/** The estimate over the labelled decisions live quality is computed from (their stored scores). */
+function labelledEstimate(usable: readonly StoredDecision[], task: ClassificationTask, calibration: Calibration): PerformanceEstimate | undefined {
+  if (task.classCount === 2 && task.positiveIndex !== undefined) {
+    const positive = task.classes[task.positiveIndex]!;
+    const p = usable.map((d) => positiveProbability(d, positive));
+    if (!p.every(Number.isFinite)) return undefined;
+    return estimateBinary(p, usable.map((d) => String(d.prediction!.label) === positive), calibration);
+  }
+  const confidence = usable.map((d) => d.prediction!.score ?? Number.NaN);
+  return confidence.every(Number.isFinite) ? estimateMulticlass(confidence, calibration) : undefined;
+}

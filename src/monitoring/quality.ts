@@ -1,10 +1,9 @@
 /**
  * @module monitoring/quality
  * Model quality on labelled decisions: accuracy, precision, recall, F1 and ROC AUC for
- * classifiers, MAE and RMSE for regressors, and a label-free accuracy estimate from the
- * model's own confidences (the idea of NannyML's CBPE: a calibrated classifier's expected
- * accuracy is the mean probability of the class it predicts). Plain functions over arrays;
- * checked against scikit-learn in test/unit/monitoring/quality.test.ts.
+ * classifiers, MAE and RMSE for regressors. Plain functions over arrays; checked against
+ * scikit-learn in test/unit/monitoring/quality.test.ts. (The label-free estimate beside
+ * them is monitoring/estimate, on scores calibrated by monitoring/calibration.)
  */
 
 export interface ClassificationQuality {
@@ -107,13 +106,4 @@ export function regressionQuality(truth: readonly number[], predicted: readonly 
     sq += d * d;
   }
   return { count: n, mae: abs / n, rmse: Math.sqrt(sq / n) };
-}
-
-/**
- * Confidence-based accuracy estimate: the mean, over decisions, of the probability the
- * model gave to the class it predicted. Exact in expectation when the model is calibrated;
- * marked as an estimate wherever it is shown.
- */
-export function estimatedAccuracy(predictedClassProbability: readonly number[]): number {
-  return predictedClassProbability.length === 0 ? NaN : mean(predictedClassProbability);
 }

@@ -1,10 +1,11 @@
 /**
  * @module monitoring/reference
- * Builds a model version's reference profile for live drift: runs the model (ONNX Runtime,
- * in process — this is a command-line tool, not the server) over reference data, usually the
- * training set, and profiles its inputs and outputs with the drift module's sketches, in the
- * column order of monitoring/binding. The result is written beside the model as
- * `<model>/<version>/reference.profile.json`, where the server finds it.
+ * Builds a model version's reference artefacts: runs the model (ONNX Runtime, in process —
+ * this is a command-line tool, not the server) over reference data, usually the training
+ * set, and profiles its inputs and outputs with the drift module's sketches, in the column
+ * order of monitoring/binding (`<model>/<version>/reference.profile.json`); and, from
+ * labelled held-out data, the score calibration the label-free estimate needs
+ * (`reference.calibration.json`, monitoring/calibration). The server finds both there.
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -19,6 +20,8 @@ import { parseSimpleCsv, readTabularSpec, TabularEncoder } from '../preprocessin
 import { resolveSettings } from '../repository/model-config.js';
 import { fromOrtType } from '../runtime/datatypes.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
+import { fitCalibration, type Calibration } from './calibration.js';
+import { classProbabilities, type ClassProbabilities } from './scores.js';
 
 export const REFERENCE_PROFILE_FILE = 'reference.profile.json';
 
@@ -31,45 +34,22 @@ export async function signatureOf(modelPath: string): Promise<{ signature: Model
   return { signature, session };
 }
 
-/** One row object per batch row, keyed by drift column name. */
-export function rowsFor(columns: readonly DriftColumn[], binding: Binding, inputs: readonly Tensor[], outputs: readonly Tensor[], rows: number): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  const byName = new Map<string, Tensor>([...inputs, ...outputs].map((t) => [t.name, t]));
-  const width = (t: Tensor): number => (rows === 0 ? 0 : t.data.length / rows);
-  const task = binding.task;
-  for (let r = 0; r < rows; r++) {
-    const row: Record<string, unknown> = {};
-    for (const c of columns) {
-      if (c.source.kind === 'predicted') {
-        if (task.kind !== 'classification') continue;
-        const scores = byName.get(task.scoreOutput);
-        if (scores === undefined) continue;
-        const w = width(scores);
-        let best = 0;
-        for (let k = 1; k < w; k++) if (Number(scores.data[r * w + k]) > Number(scores.data[r * w + best])) best = k;
-        row[c.name] = task.classes[best];
-        continue;
-      }
-      const t = byName.get(c.source.tensor);
-      if (t === undefined) continue;
-      const v = t.data[r * width(t) + c.source.index];
-      row[c.name] = typeof v === 'bigint' ? Number(v) : v;
-    }
-    out.push(row);
-  }
-  return out;
+/** Decisions' tensors as the drift columns read them; `probabilities` when already computed. */
+export interface ColumnSource {
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  rows: number;
+  probabilities?: ClassProbabilities | undefined;
 }
 
 /**
- * The same values as rowsFor, for many requests at once and by column: numeric columns as
+ * The drift columns' values for many requests at once, by column: numeric columns as
  * Float64Arrays (NaN = missing), categorical ones as arrays. What the live monitor feeds
- * DriftAccumulator.addColumns with: no object per row, and the PCA detector scores in blocks.
+ * DriftAccumulator.addColumns with (no object per row; the PCA detector scores in blocks)
+ * and what the reference profile is built from. A classifier's probability columns hold
+ * class probabilities (monitoring/scores: softmax of logits when so configured).
  */
-export function columnsFor(
-  columns: readonly DriftColumn[],
-  binding: Binding,
-  items: readonly { inputs: readonly Tensor[]; outputs: readonly Tensor[]; rows: number }[],
-): Record<string, Float64Array | unknown[]> {
+export function columnsFor(columns: readonly DriftColumn[], binding: Binding, items: readonly ColumnSource[]): Record<string, Float64Array | unknown[]> {
   let total = 0;
   for (const it of items) total += it.rows;
   const out: Record<string, Float64Array | unknown[]> = {};
@@ -85,16 +65,17 @@ export function columnsFor(
     for (const t of it.inputs) tensors.set(t.name, t);
     for (const t of it.outputs) tensors.set(t.name, t);
     const scores = task.kind === 'classification' ? tensors.get(task.scoreOutput) : undefined;
+    const probs = task.kind === 'classification' && scores !== undefined ? it.probabilities ?? classProbabilities(task, scores, it.rows) : undefined;
     columns.forEach((c, j) => {
       const a = arrays[j]!;
       if (c.source.kind === 'predicted') {
-        if (task.kind !== 'classification' || scores === undefined) return;
-        const w = scores.data.length / it.rows;
-        for (let r = 0; r < it.rows; r++) {
-          let best = 0;
-          for (let k = 1; k < w; k++) if (Number(scores.data[r * w + k]) > Number(scores.data[r * w + best])) best = k;
-          a[base + r] = task.classes[best];
-        }
+        if (task.kind !== 'classification' || probs === undefined) return;
+        for (let r = 0; r < it.rows; r++) a[base + r] = task.classes[probs.predicted[r]!];
+        return;
+      }
+      if (c.role === 'probability' && probs !== undefined && task.kind === 'classification') {
+        const C = task.classCount;
+        for (let r = 0; r < it.rows; r++) a[base + r] = probs.probabilities[r * C + c.source.index]!;
         return;
       }
       const t = tensors.get(c.source.tensor);
@@ -110,15 +91,36 @@ export function columnsFor(
   return out;
 }
 
+/** The same values as columnsFor, one row object per row (what profileRows takes). */
+export function rowsFor(columns: readonly DriftColumn[], binding: Binding, items: readonly ColumnSource[]): Record<string, unknown>[] {
+  const cols = columnsFor(columns, binding, items);
+  const rows: Record<string, unknown>[] = [];
+  const names = columns.map((c) => c.name);
+  const n = items.reduce((a, it) => a + it.rows, 0);
+  for (let r = 0; r < n; r++) {
+    const row: Record<string, unknown> = {};
+    for (const name of names) row[name] = cols[name]![r];
+    rows.push(row);
+  }
+  return rows;
+}
+
 export interface ReferenceData {
   /** Float32 rows for the model's single input: [count, width]. */
   features: Float32Array;
   count: number;
   /** Names of the feature columns (e.g. from a preprocessing spec). */
   featureNames?: string[];
+  /** Each row's true class index, when known (needed for a calibration). */
+  labels?: Int32Array;
+  /** Where the rows came from, for the calibration's `source`. */
+  source?: string;
 }
 
-/** Raw CSV records through a tabular preprocessing spec (e.g. adult.data.gz + preprocessing.json). */
+/**
+ * Raw CSV records through a tabular preprocessing spec (e.g. adult.data.gz +
+ * preprocessing.json); labels from the spec's label column when every record has one.
+ */
 export function encodeRawData(csvPath: string, specPath: string, limit?: number): ReferenceData {
   const spec = readTabularSpec(specPath);
   const buf = readFileSync(csvPath);
@@ -126,7 +128,10 @@ export function encodeRawData(csvPath: string, specPath: string, limit?: number)
   let records = parseSimpleCsv(text, spec);
   if (limit !== undefined) records = records.slice(0, limit);
   const enc = new TabularEncoder(spec);
-  return { features: enc.encode(records), count: records.length, featureNames: spec.featureNames };
+  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
+  const labels = records.map((r) => enc.labelOf(r));
+  if (spec.label !== undefined && labels.every((l) => l !== undefined)) data.labels = Int32Array.from(labels, Number);
+  return data;
 }
 
 export interface BuildReferenceOptions {
@@ -134,7 +139,8 @@ export interface BuildReferenceOptions {
   batchSize?: number;
 }
 
-export async function buildReferenceProfile(modelPath: string, data: ReferenceData, options: BuildReferenceOptions = {}): Promise<Profile> {
+/** Runs the model over the data in batches: the binding, and each batch's tensors. */
+async function runModel(modelPath: string, data: ReferenceData, options: BuildReferenceOptions): Promise<{ binding: Binding; batches: ColumnSource[] }> {
   const { signature, session } = await signatureOf(modelPath);
   try {
     if (signature.inputs.length !== 1) throw new BerthError('BERTH_ERR_CLI_USAGE', `the model has ${signature.inputs.length} inputs; reference data for several inputs is not supported yet`);
@@ -146,8 +152,7 @@ export async function buildReferenceProfile(modelPath: string, data: ReferenceDa
     const monitoring = { ...options.monitoring };
     if (data.featureNames !== undefined && monitoring.featureNames === undefined) monitoring.featureNames = data.featureNames;
     const binding = bindModel(signature, readModelMetadata(modelPath).props, monitoring);
-    const schema: Schema = { columns: binding.columns.map((c) => ({ name: c.name, type: c.type, role: c.role })), missingTokens: [] };
-    const rows: Record<string, unknown>[] = [];
+    const batches: ColumnSource[] = [];
     const batch = options.batchSize ?? 512;
     for (let start = 0; start < data.count; start += batch) {
       const n = Math.min(batch, data.count - start);
@@ -158,10 +163,43 @@ export async function buildReferenceProfile(modelPath: string, data: ReferenceDa
         const t = result[o.name]!;
         return { name: o.name, datatype: fromOrtType(t.type) ?? 'FP32', shape: [...t.dims], data: t.data as Tensor['data'] };
       });
-      rows.push(...rowsFor(binding.columns, binding, [{ name: input.name, datatype: 'FP32', shape, data: x }], outputs, n));
+      batches.push({ inputs: [{ name: input.name, datatype: 'FP32', shape, data: x }], outputs, rows: n });
     }
-    return profileRows(rows, schema);
+    return { binding, batches };
   } finally {
     await session.release();
   }
+}
+
+export async function buildReferenceProfile(modelPath: string, data: ReferenceData, options: BuildReferenceOptions = {}): Promise<Profile> {
+  const { binding, batches } = await runModel(modelPath, data, options);
+  const schema: Schema = { columns: binding.columns.map((c) => ({ name: c.name, type: c.type, role: c.role })), missingTokens: [] };
+  return profileRows(rowsFor(binding.columns, binding, batches), schema);
+}
+
+/**
+ * The score calibration from labelled data (held out from training: calibrating on the
+ * training set would make the estimate as optimistic as the training accuracy).
+ */
+export async function buildCalibration(modelPath: string, data: ReferenceData, options: BuildReferenceOptions = {}): Promise<Calibration> {
+  const labels = data.labels;
+  if (labels === undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', `the calibration data ${data.source ?? ''} has no labels (a label column in the preprocessing spec, or --calibration-labels)`);
+  if (labels.length !== data.count) throw new BerthError('BERTH_ERR_CLI_USAGE', `the calibration data has ${data.count} rows but ${labels.length} labels`);
+  const { binding, batches } = await runModel(modelPath, data, options);
+  const task = binding.task;
+  if (task.kind !== 'classification') throw new BerthError('BERTH_ERR_CLI_USAGE', `a calibration is for classifiers; this model's task is ${task.kind}${task.kind === 'none' ? ` (${task.reason})` : ''}`);
+  const C = task.classCount;
+  const probs = new Float64Array(data.count * C);
+  let o = 0;
+  for (const b of batches) {
+    const scores = b.outputs.find((t) => t.name === task.scoreOutput)!;
+    const p = classProbabilities(task, scores, b.rows);
+    if (p.problem !== undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', `cannot calibrate: ${p.problem}`);
+    probs.set(p.probabilities, o);
+    o += p.probabilities.length;
+  }
+  labels.forEach((l, i) => {
+    if (!(Number.isInteger(l) && l >= 0 && l < C)) throw new BerthError('BERTH_ERR_CLI_USAGE', `calibration label ${i} is ${l}; expected a class index 0…${C - 1}`);
+  });
+  return fitCalibration(probs, labels, { classes: task.classes, positiveIndex: task.positiveIndex, scoreKind: task.scoreKind ?? 'probabilities', source: data.source ?? 'calibration data' });
 }

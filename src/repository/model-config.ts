@@ -61,6 +61,20 @@ const TensorOverride = Type.Object(
   { additionalProperties: false },
 );
 
+/** One drift column's threshold overrides (the drift options' ColumnThresholds, drift/options.ts). */
+const DriftThresholdsSchema = Type.Object(
+  {
+    alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    test: Type.Optional(Type.Union([Type.Literal('ks'), Type.Literal('cvm'), Type.Literal('chi2'), Type.Literal('z')])),
+    effectMetric: Type.Optional(Type.Union([Type.Literal('wasserstein'), Type.Literal('psi'), Type.Literal('jensenshannon'), Type.Literal('hellinger'), Type.Literal('ks')])),
+    effect: Type.Optional(Type.Number({ minimum: 0 })),
+    missingRateDelta: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    unseenShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    bins: Type.Optional(Type.Integer({ minimum: 2 })),
+  },
+  { additionalProperties: false },
+);
+
 export const MonitoringConfigSchema = Type.Object(
   {
     task: Type.Optional(Type.Union([Type.Literal('classification'), Type.Literal('regression'), Type.Literal('none')], { description: 'What the model predicts (default: decided from its outputs).' })),
@@ -72,6 +86,8 @@ export const MonitoringConfigSchema = Type.Object(
     validatedAccuracy: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Accuracy at validation, for the accuracy-drop alert (default: ONNX metadata berth.metrics.test_accuracy).' })),
     featureNames: Type.Optional(Type.Array(Type.String(), { description: 'Names of the input row elements (default: from the reference profile).' })),
     keepInputs: Type.Optional(Type.Boolean({ description: 'Keep request inputs in the decision log (default true); otherwise only their hash.' })),
+    scoreKind: Type.Optional(Type.Union([Type.Literal('probabilities'), Type.Literal('logits')], { description: 'What the score output holds: class probabilities, or logits (turned into probabilities by softmax; by the sigmoid for a single-column output). Default: probabilities if every row is one (values in [0, 1] summing to 1), else the estimate and AUC are unavailable.' })),
+    driftThresholds: Type.Optional(Type.Record(Type.String(), DriftThresholdsSchema, { description: 'Per drift column (by name, e.g. "sex=Male"): thresholds overriding the defaults (alpha, test, effectMetric, effect, missingRateDelta, unseenShare, bins); berth drift reports print the snippet.' })),
   },
   { additionalProperties: false },
 );

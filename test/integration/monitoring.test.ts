@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readIncomeRows, type IncomeRows } from '../e2e/load.js';
 import { EXAMPLES, ROOT, getJson, postJson, startServer, type TestServer } from '../helpers/server.js';
+import { metricValue } from '../helpers/metrics.js';
 
 interface Answer {
   id: string;
@@ -74,16 +75,6 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.indexOf('}'));
-    const got = Object.fromEntries([...body.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
 }
 
 test('live monitoring end to end: feedback, accuracy, the decision log API, drift, gauges and alerts to a webhook', { timeout: 120_000 }, async (t) => {

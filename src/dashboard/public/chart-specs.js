@@ -27,9 +27,10 @@ export const CHART_SPECS = [
     { metric: 'memory_mb', label: 'model version' },
     { metric: 'process_rss_mb', label: 'server process (RSS)' },
   ] },
-  { id: 'accuracy', title: 'Accuracy', unit: 'share correct; the estimate needs no labels', fmt: 'num', tasks: ['classification'], zero: false, series: [
+  { id: 'accuracy', title: 'Accuracy', unit: 'share correct; the estimate needs no labels and cannot see concept shift', fmt: 'num', tasks: ['classification'], zero: false, series: [
     { metric: 'accuracy', label: 'live (labelled)' },
-    { metric: 'estimated_accuracy', label: 'estimate', dash: [6, 4] },
+    { metric: 'estimated_accuracy', label: 'estimate (recent rows)', dash: [6, 4] },
+    { metric: 'estimated_accuracy_labelled', label: 'estimate (same labelled decisions)', dash: [2, 2] },
     { constant: 'validatedAccuracy', label: 'validated', dash: [2, 4] },
   ] },
   { id: 'regression', title: 'Regression error', unit: 'on labelled decisions', fmt: 'num', tasks: ['regression'], series: [

@@ -18,21 +18,41 @@ function badge(text, cls) {
   return h('span', { class: `badge ${cls}`, text });
 }
 
-/** "accuracy 0.830 on 1,240 labelled decisions in the last 24 h", and the estimate, marked as one. */
+/** "0.845 (0.832–0.858)": an estimate with its interval. */
+function withInterval(e) {
+  return `${fmtNum(e.value, 3)} (${fmtNum(e.low, 3)}–${fmtNum(e.high, 3)})`;
+}
+
+/**
+ * "accuracy 0.830 on 1,240 labelled decisions in the last 24 h", the calibrated estimate over
+ * the same decisions beside it, the label-free estimate over recent rows (marked as one, with
+ * its interval and what it cannot see), or why there is no estimate.
+ */
 export function qualityCell(q, task) {
   if (q === undefined || q === null) return [h('span', { class: 'muted', text: task === 'none' || task === undefined ? 'no task: not measured' : 'waiting for the first evaluation' })];
   const window = fmtDuration(q.windowMs);
   const out = [];
+  const e = q.estimate;
   if (q.classification?.accuracy !== undefined && q.labelled > 0) {
     out.push(h('div', { class: 'measured' }, 'accuracy ', h('strong', { text: fmtNum(q.classification.accuracy, 3) }), ` on ${fmtInt(q.labelled)} labelled decision${q.labelled === 1 ? '' : 's'} in the last ${window}`));
+    const same = e?.labelled;
+    if (same !== undefined) {
+      out.push(h('div', { class: 'estimated same-decisions' }, badge('estimate', 'estimate'), ` on the same ${fmtInt(same.rows)} decisions: accuracy ≈ ${withInterval(same.accuracy)}`));
+    }
   } else if (q.regression !== undefined && q.labelled > 0) {
     out.push(h('div', { class: 'measured' }, 'MAE ', h('strong', { text: fmtNum(q.regression.mae, 3) }), ', RMSE ', h('strong', { text: fmtNum(q.regression.rmse, 3) }), ` on ${fmtInt(q.labelled)} labelled decisions in the last ${window}`));
   } else if (q.task !== 'none') {
     out.push(h('div', { class: 'muted', text: `no labelled decisions in the last ${window}` }));
   }
-  if (q.estimatedAccuracy !== undefined && q.estimatedAccuracy !== null) {
-    out.push(h('div', { class: 'estimated' }, badge('estimate', 'estimate'), ' accuracy ≈ ', h('strong', { text: fmtNum(q.estimatedAccuracy, 3) }), ` from the confidences of ${fmtInt(q.estimatedFrom)} recent decisions`));
+  if (e !== undefined && !e.available) {
+    out.push(h('div', { class: 'muted estimate-off' }, badge('estimate', 'estimate'), ` unavailable: ${e.reason}`));
+  } else if (q.estimatedAccuracy !== undefined && q.estimatedAccuracy !== null) {
+    const recent = e?.recent;
+    out.push(h('div', { class: 'estimated', attrs: { title: e === undefined ? '' : `${e.method}. Interval: ${e.interval}.` } }, badge('estimate', 'estimate'), ' accuracy ≈ ', h('strong', { text: fmtNum(q.estimatedAccuracy, 3) }),
+      ` from the confidences of ${fmtInt(q.estimatedFrom)} recent decisions`,
+      recent === undefined ? '' : ` (95% interval ${fmtNum(recent.accuracy.low, 3)}–${fmtNum(recent.accuracy.high, 3)}${recent.f1 === undefined ? '' : `; F1 ≈ ${fmtNum(recent.f1.value, 3)}`}${recent.auc === undefined ? '' : `, AUC ≈ ${fmtNum(recent.auc.value, 3)}`})`));
   }
+  if (e !== undefined && e.available) out.push(h('div', { class: 'muted small caveat', text: e.caveat }));
   return out;
 }
 
@@ -124,6 +144,9 @@ export function driftColumns(report) {
   return cols.sort((a, b) => Number(b.drifted) - Number(a.drifted) || b.ratio - a.ratio || a.name.localeCompare(b.name));
 }
 
+/** The drift report's status for a column significant after correction but below its effect threshold. */
+export const SIGNIFICANT_BELOW_EFFECT = 'significant, below the effect threshold';
+
 /** The drift panel. Returns the worst feature names (for the per-feature chart). */
 export function renderDrift(els, drift, showAll, now) {
   const { verdict, tbody, more } = els;
@@ -157,6 +180,7 @@ export function renderDrift(els, drift, showAll, now) {
     v.drift ? h('strong', { class: 'bad', text: 'Drift' }) : h('strong', { class: 'good', text: 'No drift' }),
     ` in the last window of ${fmtInt(report.current.rows)} rows against ${fmtInt(report.reference.rows)} reference rows${when}: `,
     `${v.driftedFeatures.length} of ${v.featureCount} features drifted${v.signals.length > 0 ? ` (signals: ${v.signals.join(', ')})` : ''}.`,
+    (v.significantBelowEffect ?? []).length > 0 ? ` ${v.significantBelowEffect.length} more ${SIGNIFICANT_BELOW_EFFECT} (a real change, smaller than its threshold): ${v.significantBelowEffect.join(', ')}.` : '',
     outputs, multi,
     ` ${fmtInt(drift.currentRows)} rows in the window being filled.`);
   verdict.className = 'summary';
@@ -169,13 +193,16 @@ export function renderDrift(els, drift, showAll, now) {
     bar.style.width = `${Math.min(100, (c.ratio / scaleMax) * 100).toFixed(1)}%`;
     const mark = h('div', { class: 'threshold' });
     mark.style.left = `${((1 / scaleMax) * 100).toFixed(1)}%`;
-    return h('tr', { class: c.drifted ? 'drifted' : '', data: { column: c.name, ratio: c.ratio.toFixed(4), drifted: String(c.drifted) } },
+    return h('tr', { class: c.drifted ? 'drifted' : '', data: { column: c.name, ratio: c.ratio.toFixed(4), drifted: String(c.drifted), status: c.status ?? '' } },
       h('th', { attrs: { scope: 'row', title: c.decision ?? '' }, text: c.name }),
       h('td', { text: c.role }),
       h('td', { class: 'bar-col', attrs: { 'aria-hidden': 'true' } }, h('div', { class: 'bar-track' }, bar, mark)),
       h('td', { text: `${fmtNum(c.effect.value, 3)} ${c.effect.metric} (threshold ${fmtNum(c.effect.threshold, 3)})` }),
       h('td', { text: `${c.test.name} ${fmtP(c.test.pValueAdjusted)}` }),
-      h('td', {}, c.drifted ? badge('drifted', 'sev-critical') : h('span', { class: 'muted', text: 'no' })));
+      h('td', {}, c.drifted ? badge('drifted', 'sev-critical')
+        : c.status === SIGNIFICANT_BELOW_EFFECT
+          ? h('span', { class: 'below-effect' }, badge(SIGNIFICANT_BELOW_EFFECT, 'sev-warning'), c.thresholdHint === undefined ? null : h('div', { class: 'muted small' }, 'to flag it, in berth.yaml: ', h('code', { class: 'threshold-hint', text: c.thresholdHint.berthYaml })))
+          : h('span', { class: 'muted', text: 'no' })));
   }), 'No columns.');
   more.hidden = cols.length <= limit;
   more.textContent = showAll ? `Show the ${limit} worst columns only` : `Show all ${cols.length} columns`;

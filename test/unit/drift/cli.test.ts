@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,7 +30,7 @@ test('profile, then drift from the profile: 0 on same-distribution data, 1 on sh
   const p = await berth('profile', join(FIX, 'reference.csv'), '--schema', join(FIX, 'schema.json'), '-o', profilePath);
   assert.equal(p.code, 0, p.stderr);
   const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
-  assert.equal(profile.format, 'berth.profile/v1');
+  assert.equal(profile.format, 'berth.profile/v2');
   assert.equal(profile.rows, 400);
 
   const html = join(dir, 'drift.html');
@@ -80,4 +80,17 @@ test('errors exit 2 and name the file, record or field', async () => {
   assert.match(badSchema.stderr, /BERTH_ERR_DRIFT_SCHEMA: .*schema-bad-role\.json: columns\[0\] \("age"\): "role" must be one of/);
   assert.equal(missingFile.code, 2);
   assert.match(missingFile.stderr, /BERTH_ERR_FILE: .*nope\.profile\.json: cannot read profile \(no such file\)/);
+});
+
+test('berth drift prints a significant change below its effect threshold apart, with the snippets that set the threshold', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-drift-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The sex share of Adult's training split, and 3 points less over 16,281 rows (see below-effect.test.ts).
+  writeFileSync(join(dir, 'ref.csv'), `sex\n${'Female\n'.repeat(10771)}${'Male\n'.repeat(21790)}`);
+  writeFileSync(join(dir, 'cur.csv'), `sex\n${'Female\n'.repeat(4900)}${'Male\n'.repeat(11381)}`);
+  const r = await berth('drift', join(dir, 'ref.csv'), join(dir, 'cur.csv'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /sex\s+chi2\s+2\.78e-11\s+jensenshannon=0\.0273\s+significant, below the effect threshold \(0\.1\)/);
+  assert.ok(r.stdout.includes('{"name":"sex","thresholds":{"effectMetric":"jensenshannon","effect":0.027}}'), r.stdout);
+  assert.ok(r.stdout.includes('"sex": { effectMetric: jensenshannon, effect: 0.027 }'), r.stdout);
 });

@@ -131,7 +131,9 @@ test('a clear shift drifts; a large-sample tiny shift is significant but not dri
   assert.equal(fx.regime, 'large');
   assert.ok(fx.test.pValueAdjusted < 0.05, `p=${fx.test.pValueAdjusted}`);
   assert.ok(!fx.drifted);
-  assert.match(fx.decision, /effect is small/);
+  assert.match(fx.decision, /^significant, below the effect threshold: /);
+  assert.equal(fx.status, 'significant, below the effect threshold');
+  assert.deepEqual(rep2.verdict.significantBelowEffect, ['x', 'y']);
 });
 
 test('per-column thresholds from options override the defaults', () => {

@@ -43,6 +43,18 @@ test('KLL rank error stays within kllRankErrorBound(k) on random, sorted and rev
   }
 });
 
+test('KLL with the default k = 2048 (used past the exact limit) stays within its bound of 0.14 %', () => {
+  const n = 600_000;
+  const data = normals(n, rng(17));
+  const s = new QuantileSketch({ exactLimit: 0, seed: 9 });
+  assert.equal(s.k, 2048);
+  for (const x of data) s.add(x);
+  const bound = kllRankErrorBound(2048);
+  assert.ok(bound < 0.0015, `bound ${bound}`);
+  const err = maxRankError(s, data);
+  assert.ok(err <= bound, `rank error ${err} > bound ${bound}`);
+});
+
 test('the sketch is deterministic: same values, order and seed give the same JSON', () => {
   const data = normals(20000, rng(11));
   const a = new QuantileSketch({ exactLimit: 0, seed: 5 });

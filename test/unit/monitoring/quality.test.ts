@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classificationQuality, estimatedAccuracy, regressionQuality, rocAuc } from '../../../src/monitoring/quality.js';
+import { classificationQuality, regressionQuality, rocAuc } from '../../../src/monitoring/quality.js';
 
 const close = (a: number | undefined, b: number, eps = 1e-12): void => assert.ok(a !== undefined && Math.abs(a - b) <= eps, `${String(a)} ≠ ${b}`);
 
@@ -54,9 +54,4 @@ test('regression MAE and RMSE match scikit-learn', () => {
   const q = regressionQuality([3, -0.5, 2, 7], [2.5, 0, 2, 8]);
   close(q.mae, 0.5);
   close(q.rmse, 0.6123724356957945);
-});
-
-test('the confidence-based estimate is the mean predicted-class probability', () => {
-  close(estimatedAccuracy([0.9, 0.6, 0.75]), 0.75);
-  assert.ok(Number.isNaN(estimatedAccuracy([])));
 });
