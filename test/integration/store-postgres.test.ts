@@ -48,7 +48,7 @@ test('PostgreSQL store: calls fail as unavailable while the server is down and w
     await server.start();
   }
   await store.init();
-  assert.deepEqual(await store.writeDecisions([decision(2)]), { inserted: 1, alreadyStored: 0, conflicts: 0 });
+  assert.deepEqual(await store.writeDecisions([decision(2)]), { inserted: 1, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
   assert.equal(await store.countDecisions({}), 2);
 });
 

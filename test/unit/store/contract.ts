@@ -64,7 +64,7 @@ export function storeContract(name: string, open: OpenStore): void {
         prediction: { label: 1 },
       });
       const result = await store.writeDecisions([full, hashOnly, typed]);
-      assert.deepEqual(result, { inserted: 3, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(result, { inserted: 3, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
 
       const [got1] = await store.queryDecisions({ id: 'req-1' });
       assert.deepEqual(got1, { ...full, outputs: [{ name: 'y', datatype: 'FP64', shape: [3], data: [0.1, null, 12345.678] }], inputs: [
@@ -182,15 +182,15 @@ export function storeContract(name: string, open: OpenStore): void {
     test('rewriting a batch is idempotent; a reused id for another decision is a conflict and keeps the first', async (t) => {
       const store = await open(t);
       const batch = Array.from({ length: 20 }, (_, i) => decision(i));
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 20, alreadyStored: 0, conflicts: 0 });
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 20, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 20, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 20, conflicts: 0, conflictIndexes: [] });
       const mixed = [decision(20), decision(3), decision(99, { id: 'req-4' }), decision(21), decision(21)];
-      assert.deepEqual(await store.writeDecisions(mixed), { inserted: 2, alreadyStored: 2, conflicts: 1 });
+      assert.deepEqual(await store.writeDecisions(mixed), { inserted: 2, alreadyStored: 2, conflicts: 1, conflictIndexes: [2] });
       assert.equal(await store.countDecisions({}), 22);
       const [kept] = await store.queryDecisions({ id: 'req-4' });
       assert.equal(kept?.inputsHash, 'hash-4');
       // The same id under another model is another decision.
-      assert.deepEqual(await store.writeDecisions([decision(4, { model: 'iris' })]), { inserted: 1, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions([decision(4, { model: 'iris' })]), { inserted: 1, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
     });
 
     test('a batch with a record the database refuses fails as REJECTED and writes none of it', async (t) => {
@@ -198,7 +198,7 @@ export function storeContract(name: string, open: OpenStore): void {
       const bad = decision(2, { latencyMs: Number.NaN });
       await rejectsWith(store.writeDecisions([decision(1), bad, decision(3)]), 'BERTH_ERR_STORE_REJECTED');
       assert.equal(await store.countDecisions({}), 0);
-      assert.deepEqual(await store.writeDecisions([decision(1), decision(3)]), { inserted: 2, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions([decision(1), decision(3)]), { inserted: 2, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
     });
 
     test('feedback attaches to known ids, reports unknown ones, keeps the label type, and the newer label wins', async (t) => {
@@ -315,11 +315,11 @@ export function storeContract(name: string, open: OpenStore): void {
     test('a large batch (10,000) is written in one call', async (t) => {
       const store = await open(t);
       const batch = Array.from({ length: 10_000 }, (_, i) => decision(i, { model: i % 3 === 0 ? 'a' : 'b' }));
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 10_000, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 10_000, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
       assert.equal(await store.countDecisions({}), 10_000);
       assert.equal(await store.countDecisions({ model: 'a' }), 3334);
       assert.equal((await store.queryDecisions({ limit: 20_000 })).length, 10_000);
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 10_000, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 10_000, conflicts: 0, conflictIndexes: [] });
     });
 
     test('concurrent writers with overlapping batches store each decision once', async (t) => {
