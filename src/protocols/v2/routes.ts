@@ -24,7 +24,7 @@ export interface V2Context {
   /** Whether the first repository sync has finished. */
   started: () => boolean;
   repositoryApi: { enabled: boolean; token: string | undefined; loopbackOnly: boolean };
-  /** Live monitoring: told about every finished inference (never blocks the response). */
+  /** Live monitoring: told about every finished inference (blocks the response only with store.durability: sync). */
   monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
 }
 
@@ -132,7 +132,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result);
     const ns = Number(process.hrtime.bigint() - t0);
     mv.observe('success', ns, result, decoded.request.batchSize);
-    ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
+    // store.durability sync: answered only once the decision is durable (else 503/409); async: nothing to wait for.
+    await ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
     return reply.type(enc.contentType).send(enc.body);
   };
