@@ -11,7 +11,7 @@
  *
  *     journal/acks-<run>-<first seq>.jsonl   [seq, model, id] per line, seq ascending
  *     journal/acks-<run>.settled             every seq ≤ this number is settled
- *     (<run> = <start ms>-<pid>: unique per run, so runs never share files)
+ *     (<run> = <start ms>-<pid>-<n>: unique per run, so runs never share files)
  *
  * Invariants:
  *   1. A seq is written to the journal before the caller acknowledges its decision.
@@ -23,8 +23,10 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SEGMENT = /^acks-(\d+-\d+)-(\d{12})\.jsonl$/;
-const SETTLED = /^acks-(\d+-\d+)\.settled$/;
+const SEGMENT = /^acks-(\d+-\d+-\d+)-(\d{12})\.jsonl$/;
+const SETTLED = /^acks-(\d+-\d+-\d+)\.settled$/;
+/** Journals opened by this process: part of the run id, so two in one process never share files. */
+let instances = 0;
 
 /** An acknowledged decision of an earlier run that was not settled when that run ended. */
 export interface Unsettled {
@@ -62,7 +64,7 @@ export class AckJournal {
 
   constructor(dir: string, options: { segmentEntries?: number; now?: number } = {}) {
     this.dir = dir;
-    this.run = `${options.now ?? Date.now()}-${process.pid}`;
+    this.run = `${options.now ?? Date.now()}-${process.pid}-${++instances}`;
     this.segmentEntries = options.segmentEntries ?? 50_000;
   }
 
@@ -117,14 +119,14 @@ export class AckJournal {
     }
     if (write) {
       this.#settledFd = openSync(join(this.dir, `acks-${this.run}.settled`), 'w');
-      this.#newSegment();
+      this.#newSegment(this.#seq + 1);
     }
     return previous;
   }
 
-  #newSegment(): void {
+  /** Starts the segment whose first entry will be `first`. */
+  #newSegment(first: number): void {
     if (this.#fd !== null) closeSync(this.#fd);
-    const first = this.#seq + 1;
     const path = join(this.dir, `acks-${this.run}-${String(first).padStart(12, '0')}.jsonl`);
     this.#fd = openSync(path, 'a');
     this.#segments.push({ path, first, last: first - 1 });
@@ -141,7 +143,7 @@ export class AckJournal {
     if (this.#fd === null || this.#failed !== null) return seq;
     try {
       const segment = this.#segments.at(-1)!;
-      if (segment.last - segment.first + 1 >= this.segmentEntries) this.#newSegment();
+      if (segment.last - segment.first + 1 >= this.segmentEntries) this.#newSegment(seq);
       writeSync(this.#fd, `${JSON.stringify([seq, model, id])}\n`);
       this.#segments.at(-1)!.last = seq;
     } catch (err) {

@@ -64,7 +64,7 @@ interface Ticket extends DecisionTicket {
 
 /** What the check of an earlier run's journal found (the 'crash-check' event). */
 export interface CrashCheck {
-  /** The earlier run (start ms-pid). */
+  /** The earlier run (start ms-pid-n). */
   run: string;
   /** Its acknowledged decisions that were not yet settled when it ended. */
   unsettled: number;
