@@ -247,7 +247,13 @@ export class PostgresStore implements PredictionStore {
    * exhaust) and its connection is discarded rather than reused, so a late cancel can never
    * hit the next query on that connection.
    */
-  async #read<R extends pg.QueryResultRow>(sql: string, params: unknown[], limit: number, signal: AbortSignal | undefined): Promise<pg.QueryResult<R>> {
+  async #read<R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[],
+    limit: number,
+    signal: AbortSignal | undefined,
+    check: (result: pg.QueryResult<R>) => void = () => undefined,
+  ): Promise<pg.QueryResult<R>> {
     if (this.#closed) throw new BerthError('BERTH_ERR_STORE_UNAVAILABLE', `PostgreSQL store ${this.#where} is closed`);
     if (!this.#initialized) await this.init();
     return this.#reads.run(async (running) => {
@@ -266,8 +272,9 @@ export class PostgresStore implements PredictionStore {
         this.#pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
       };
       running.addEventListener('abort', onAbort, { once: true });
+      let result: pg.QueryResult<R>;
       try {
-        return await client.query<R>(sql, params);
+        result = await client.query<R>(sql, params);
       } catch (err) {
         if (sqlstateOf(err) === QUERY_CANCELED && !running.aborted) throw tooSlow(limit, this.limits.timeoutMs);
         throw this.#wrap(err, false);
@@ -276,6 +283,8 @@ export class PostgresStore implements PredictionStore {
         running.removeEventListener('abort', onAbort);
         client.release(cancelSent);
       }
+      check(result); // inside the queue's work, so a refusal is counted as one
+      return result;
     }, signal);
   }
 
@@ -383,8 +392,9 @@ export class PostgresStore implements PredictionStore {
     const cap = where.params.length + 1;
     const sql = `SELECT * FROM (SELECT t.*, ${size} AS berth_bytes, sum(${size}) OVER (ORDER BY t.time DESC, t.id DESC ROWS UNBOUNDED PRECEDING) AS berth_total
       FROM (${newest}) t) u WHERE berth_total - berth_bytes <= $${cap} ORDER BY time DESC, id DESC`;
-    const { rows } = await this.#read<ReadRow & { berth_total: string } & pg.QueryResultRow>(sql, [...where.params, this.limits.maxResultBytes], limit, options.signal);
-    if (rows.length > 0 && Number(rows.at(-1)!.berth_total) > this.limits.maxResultBytes) throw tooManyBytes(limit, rows.length - 1, this.limits.maxResultBytes);
+    const { rows } = await this.#read<ReadRow & { berth_total: string } & pg.QueryResultRow>(sql, [...where.params, this.limits.maxResultBytes], limit, options.signal, ({ rows: got }) => {
+      if (got.length > 0 && Number(got.at(-1)!.berth_total) > this.limits.maxResultBytes) throw tooManyBytes(limit, got.length - 1, this.limits.maxResultBytes);
+    });
     return rows.map((r) => fromRow(r, false));
   }
 

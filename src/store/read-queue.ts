@@ -68,7 +68,7 @@ export class ReadQueue {
     } catch (err) {
       if (aborted()) {
         this.#stats.cancelled += 1;
-        throw isBerthError(err, 'BERTH_ERR_QUERY_CANCELLED') ? err : this.#cancelled();
+        throw isBerthError(err, 'BERTH_ERR_QUERY_CANCELLED') ? err : queryCancelled(this.#what, 'stopped while running', err);
       }
       if (isBerthError(err, 'BERTH_ERR_QUERY_TOO_COSTLY')) this.#stats.tooCostly += 1;
       else this.#stats.failed += 1;

@@ -286,8 +286,9 @@ export function tooSlow(limit: number, timeoutMs: number): BerthError {
   );
 }
 
-export function queryCancelled(what: string): BerthError {
-  return new BerthError('BERTH_ERR_QUERY_CANCELLED', `a query of ${what} was cancelled: its client went away`);
+/** `detail` says how far it got; `cause` is what stopping it raised (e.g. PostgreSQL's 57014). */
+export function queryCancelled(what: string, detail?: string, cause?: unknown): BerthError {
+  return new BerthError('BERTH_ERR_QUERY_CANCELLED', `a query of ${what} was cancelled: its client went away${detail === undefined ? '' : ` (${detail})`}`, cause === undefined ? {} : { cause });
 }
 
 export function checkPoints(points: readonly TimeSeriesPoint[]): void {

@@ -42,8 +42,8 @@ export class SqliteReadDb {
   }
 
   /** Throws when the read was cancelled or its time is up; called every CHECK_EVERY rows. */
-  #check(cancelled: Cancelled, deadline: number, limit: number, budget: ReadBudget): void {
-    if (cancelled()) throw queryCancelled('the SQLite decision store');
+  #check(cancelled: Cancelled, deadline: number, limit: number, budget: ReadBudget, read: number): void {
+    if (cancelled()) throw queryCancelled('the SQLite decision store', `stopped after reading ${read} of up to ${limit} rows`);
     if (performance.now() > deadline) throw tooSlow(limit, budget.timeoutMs);
   }
 
@@ -58,7 +58,7 @@ export class SqliteReadDb {
       bytes += tensorBytes(row.inputs, row.outputs);
       if (bytes > budget.maxBytes) throw tooManyBytes(limit, out.length, budget.maxBytes);
       out.push(fromRow(row, true));
-      if (out.length % CHECK_EVERY === 0) this.#check(cancelled, deadline, limit, budget);
+      if (out.length % CHECK_EVERY === 0) this.#check(cancelled, deadline, limit, budget, out.length);
     }
     return out;
   }
@@ -76,7 +76,7 @@ export class SqliteReadDb {
     const out: TimeSeriesPoint[] = [];
     for (const row of stmt.iterate(...where.params) as IterableIterator<Parameters<typeof pointFromRow>[0]>) {
       out.push(pointFromRow(row));
-      if (out.length % (CHECK_EVERY * 32) === 0) this.#check(cancelled, deadline, limit, budget);
+      if (out.length % (CHECK_EVERY * 32) === 0) this.#check(cancelled, deadline, limit, budget, out.length);
     }
     return out;
   }
