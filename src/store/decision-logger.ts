@@ -134,6 +134,8 @@ export interface DecisionLoggerEvents {
   drop: [reason: DropReason, count: number, error: unknown];
   /** Something unexpected that lost nothing (e.g. a spool file that could not be deleted). */
   warning: [error: unknown];
+  /** Each probe of a store that is down: whether it answered (init and a real write). */
+  probe: [ok: boolean, error: unknown];
   /** An earlier run's acknowledgement journal was checked (one event per run). */
   'crash-check': [result: CrashCheck];
 }
@@ -755,11 +757,15 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
       if (this.#closed) return;
       this.#timed(Promise.resolve().then(() => this.store.init()).then(() => this.store.probe())).then(
         () => {
+          this.emit('probe', true, undefined);
           if (this.#closed) return;
           this.#setUp();
           void this.#pump();
         },
-        () => this.#scheduleProbe(),
+        (err: unknown) => {
+          this.emit('probe', false, err);
+          this.#scheduleProbe();
+        },
       );
     }, delay);
     this.#probeTimer.unref();
