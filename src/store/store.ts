@@ -138,9 +138,10 @@ export interface ReadLimits {
  * maxResultBytes: measured on the shared 2-core development machine, 10,000 income decisions
  * (about 6 MiB of stored tensors) cost the HTTP thread about 200 ms to receive from the
  * reader and serialize; 2 MiB keeps one answer's share near 60 ms and still holds about
- * 3,000 income decisions (the dashboard asks for at most 1,000).
+ * 3,000 income decisions (the dashboard asks for at most 1,000). maxQueued: one dashboard
+ * refresh asks for 20–30 time series at once; a queue of 64 takes two open dashboards.
  */
-export const DEFAULT_READ_LIMITS: ReadLimits = { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 16 };
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 64 };
 
 /** Reads since the store was created, by how they ended; `queued` and `running` are now. */
 export interface ReadStats {

@@ -47,13 +47,13 @@ test('the store config: defaults, and what they turn into', () => {
     enabled: true,
     dataDir: './berth-data',
     durability: 'async',
-    queries: { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 16 },
+    queries: { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 64 },
     retention: { maxAgeDays: 30, maxDecisions: 0, intervalMinutes: 10 },
     logger: { flushIntervalMs: 200, batchSize: 500, bufferSize: 50_000, spoolMaxBytes: 1024 ** 3, writeTimeoutMs: 5000 },
   });
   assert.deepEqual(storeTargetFor(config), { kind: 'sqlite', path: 'berth-data/decisions.db' });
   assert.equal(storeTargetFor({ ...config, url: 'postgres://db/x' }), 'postgres://db/x');
-  assert.deepEqual(storeOptionsFor(config), { durableCommits: false, reads: { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 16 } });
+  assert.deepEqual(storeOptionsFor(config), { durableCommits: false, reads: { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 64 } });
   assert.equal(storeOptionsFor({ ...config, durability: 'sync' }).durableCommits, true);
   assert.equal(Value.Check(StoreConfigSchema, { ...config, durability: 'fsync' }), false);
   assert.deepEqual(loggerOptionsFor(config), { dataDir: './berth-data', durability: 'async', flushIntervalMs: 200, batchSize: 500, bufferSize: 50_000, spoolMaxBytes: 1024 ** 3, writeTimeoutMs: 5000 });
