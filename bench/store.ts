@@ -7,11 +7,24 @@
  * queries on the logged table. PostgreSQL is a throwaway local server with production
  * durability (fsync on, synchronous_commit on); SQLite is WAL with synchronous=NORMAL.
  * Run: npx tsx bench/store.ts [--records N]   (writes bench/results/store-<timestamp>.json)
+ *
+ * With --durability: the cost of `store.durability: sync` on serving instead. `berth serve`
+ * (income model, SQLite decision log) in a child process, wrk at concurrency 32 on
+ * /v2/models/income/infer (no request id: the server assigns one), async and sync servers
+ * in alternating rounds; requests/s, p50/p99, and decisions per store write (group commit)
+ * from the server's metrics. npx tsx bench/store.ts --durability [--seconds 10] [--rounds 3]
+ * (writes bench/results/store-durability-<timestamp>.json)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import type { LoadResult } from './lib/load-result.js';
+import { runNodeLoad } from './lib/loadgen-node.js';
+import { findWrk, runWrk } from './lib/wrk.js';
 import { DecisionLogger } from '../src/store/decision-logger.js';
 import { hashInputs } from '../src/store/hash.js';
 import { PostgresStore } from '../src/store/postgres-store.js';
@@ -239,4 +252,114 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${file}`);
 }
 
-await main();
+interface DurabilityRow {
+  durability: 'async' | 'sync';
+  round: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non200: number;
+  socketErrors: number;
+  /** Decisions logged ÷ store writes during the run: how many requests shared one commit. */
+  decisionsPerWrite: number;
+}
+
+function percentileMs(r: LoadResult, q: number): number {
+  const total = r.latencyUs.reduce((n, [, c]) => n + c, 0);
+  let seen = 0;
+  for (const [us, c] of r.latencyUs) {
+    seen += c;
+    if (seen >= q * total) return us / 1000;
+  }
+  return Number.NaN;
+}
+
+async function scrape(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m === null ? Number.NaN : Number(m[1]);
+}
+
+/** `berth serve` on the income example with the given durability; resolves once its models are loaded. */
+async function serveIncome(durability: 'async' | 'sync', dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const config = join(dir, `${durability}.yaml`);
+  writeFileSync(config, `store:\n  durability: ${durability}\nmonitoring:\n  evaluationIntervalMs: 60000\n`);
+  const dataDir = mkdtempSync(join(dir, `data-${durability}-`));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--repository', 'examples/models', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--config', config, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let url = '';
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const l = JSON.parse(line) as { msg?: string; address?: string };
+    if (typeof l.address === 'string') url = l.address;
+    if (l.msg === 'models loaded') break;
+  }
+  child.stdout!.resume();
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function durabilityBench(): Promise<void> {
+  const seconds = arg('--seconds', 10);
+  const rounds = arg('--rounds', 3);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-durability-'));
+  const body = JSON.parse(readFileSync('examples/requests/income-one.json', 'utf8')) as { id?: string };
+  delete body.id;
+  const bodyFile = join(dir, 'body.json');
+  writeFileSync(bodyFile, JSON.stringify(body));
+  const wrk = findWrk();
+  const loadAtStart = loadavg();
+  const rows: DurabilityRow[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const durability of ['async', 'sync'] as const) {
+        const server = await serveIncome(durability, dir);
+        try {
+          const o = { url: `${server.url}/v2/models/income/infer`, bodyFile, headers: { 'Content-Type': 'application/json' }, concurrency: 32, cwd: process.cwd() };
+          const warm = { ...o, seconds: 2 };
+          await (wrk === undefined ? runNodeLoad(warm) : runWrk(wrk, warm, dir));
+          const writes0 = await scrape(server.url, 'berth_store_write_duration_seconds_count');
+          const logged0 = await scrape(server.url, 'berth_decisions_logged_total');
+          const r = await (wrk === undefined ? runNodeLoad({ ...o, seconds }) : runWrk(wrk, { ...o, seconds }, dir));
+          const writes = (await scrape(server.url, 'berth_store_write_duration_seconds_count')) - writes0;
+          const logged = (await scrape(server.url, 'berth_decisions_logged_total')) - logged0;
+          rows.push({
+            durability, round,
+            requestsPerSecond: r.requests / r.seconds, p50Ms: percentileMs(r, 0.5), p99Ms: percentileMs(r, 0.99),
+            non200: r.non200, socketErrors: r.socketErrors, decisionsPerWrite: logged / Math.max(1, writes),
+          });
+          const row = rows.at(-1)!;
+          console.log(`  round ${round} ${durability}: ${Math.round(row.requestsPerSecond)} req/s, p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.decisionsPerWrite.toFixed(1)} decisions per write`);
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const loadAtEnd = loadavg();
+  const mean = (d: 'async' | 'sync', k: keyof DurabilityRow): number => {
+    const xs = rows.filter((r) => r.durability === d).map((r) => Number(r[k]));
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+  };
+  console.log(`\nstore.durability at concurrency 32 (income, SQLite, ${seconds} s per run, ${rounds} rounds, ${wrk === undefined ? 'Node load generator' : 'wrk'})\n`);
+  console.log('| durability | requests/s | p50 ms | p99 ms | decisions per write | non-200 |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const d of ['async', 'sync'] as const) {
+    console.log(`| ${d} | ${Math.round(mean(d, 'requestsPerSecond'))} | ${mean(d, 'p50Ms').toFixed(2)} | ${mean(d, 'p99Ms').toFixed(2)} | ${mean(d, 'decisionsPerWrite').toFixed(1)} | ${rows.filter((r) => r.durability === d).reduce((n, r) => n + r.non200, 0)} |`);
+  }
+  console.log(`\nsync ÷ async throughput: ${(mean('sync', 'requestsPerSecond') / mean('async', 'requestsPerSecond')).toFixed(3)}`);
+  console.log(`load average (1 min) at start ${loadAtStart[0]?.toFixed(2)}, at end ${loadAtEnd[0]?.toFixed(2)} on ${cpus().length} cores: other work on the machine makes these figures noisy`);
+  mkdirSync('bench/results', { recursive: true });
+  const file = join('bench/results', `store-durability-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, loadAtStart, loadAtEnd }, seconds, rounds, rows }, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+}
+
+if (process.argv.includes('--durability')) await durabilityBench();
+else await main();

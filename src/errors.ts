@@ -73,6 +73,11 @@ export const ERROR_CODES = {
   BERTH_ERR_STORE_UNAVAILABLE: { status: 503, description: 'The decision store cannot be reached or failed (server down, disk full, database locked); decisions are spooled to disk and replayed, queries can be retried.' },
   BERTH_ERR_STORE_REJECTED: { status: 500, description: 'The decision store refused a record\'s content (e.g. a NUL character PostgreSQL cannot hold); the logger drops that record and counts it (reason "rejected").' },
   BERTH_ERR_STORE_INVALID_QUERY: { status: 400, description: 'A decision-log query or feedback item is invalid (limit not a positive integer, bad time bound, label neither a number nor a string).' },
+  BERTH_ERR_STORE_BUSY: { status: 503, description: 'Too many decision-log queries are waiting (store.queries.maxQueued); retry after Retry-After. Decision writes are never held up by them.' },
+  BERTH_ERR_QUERY_TOO_COSTLY: { status: 400, description: 'A decision-log query would return more tensor bytes than store.queries.maxResultBytes or run longer than store.queries.timeoutMs; the message says how many decisions fit: lower limit or narrow the filters.' },
+  BERTH_ERR_QUERY_CANCELLED: { status: 499, description: 'A decision-log query was cancelled because its client went away before the answer (never seen by a client; in logs and metrics only).' },
+  BERTH_ERR_DECISION_NOT_DURABLE: { status: 503, description: 'With store.durability: sync, the decision could not be made durable (spool full, disk error, memory full, shutting down), so the response is withheld; the drop is counted in berth_decisions_dropped_total. Retry later.' },
+  BERTH_ERR_DECISION_ID_IN_USE: { status: 409, description: 'With store.durability: sync, a different decision of the model is already logged under the request id, so this one was not logged; send a new id (or none: the server assigns one).' },
   BERTH_ERR_STORE_CONFIG: { status: 400, description: 'The store configuration is invalid (store URL scheme, path or option).' },
   BERTH_ERR_STORE_SCHEMA: { status: 500, description: 'The database was created by a newer Berth (its schema version is higher than this one knows); upgrade Berth or use another store.' },
   // --- alerts ---

@@ -20,6 +20,7 @@ import type { ModelVersion } from '../inference/model-version.js';
 import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
 import type { Logger } from '../logging/logger.js';
 import { inputsForLog } from '../store/hash.js';
+import type { DecisionTicket } from '../store/decision-logger.js';
 import type { DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, TimeSeriesPoint } from '../store/store.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
 import type { MonitoringMetrics } from './metrics.js';
@@ -35,7 +36,11 @@ export type { SignalName, SignalSample };
 
 /** Where decision records go (the decision logger): `log` must not block or throw. */
 export interface DecisionSink {
-  log(record: DecisionRecord): void;
+  log(record: DecisionRecord, ticket?: DecisionTicket): void;
+  /** Called before the response is sent (store.durability: see store/decision-logger.ts). */
+  reserve?(model: string, id: string): DecisionTicket;
+  /** The record of a reserved decision could not be built. */
+  abandon?(ticket: DecisionTicket, error: unknown): void;
   /** Writes what is buffered (so feedback sent right after a response finds its decision). */
   flush?(): Promise<void>;
 }
@@ -146,6 +151,7 @@ interface Pending {
   result: InferenceResult;
   latencyMs: number;
   time: number;
+  ticket: DecisionTicket | undefined;
 }
 
 /** The label-free estimate covers this many of the newest rows served. */
@@ -337,15 +343,21 @@ export class Monitor {
 
   // --- the request path -------------------------------------------------------------
 
-  /** A successful inference. O(1): the heavy work runs in the flush, after the response is sent. */
-  recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number): void {
+  /**
+   * A successful inference. O(1): the heavy work runs in the flush, after the response is
+   * sent. Returns a promise with `store.durability: sync`: the response waits for it (the
+   * decision is durable, or it rejects with why not); undefined otherwise.
+   */
+  recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number): Promise<void> | undefined {
     const now = this.#clock.now();
     this.#monitorOf(mv)?.window.recordSuccess(now, latencyMs, request.batchSize);
-    this.#pending.push({ mv, request, result, latencyMs, time: now });
+    const ticket = this.#opts.decisions?.reserve?.(mv.model, request.id);
+    this.#pending.push({ mv, request, result, latencyMs, time: now, ticket });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
     }
+    return ticket?.durable;
   }
 
   /** A request that failed on the server's side (rejected, timed out, errored); client errors do not count. */
@@ -370,6 +382,7 @@ export class Monitor {
           drift.set(vm, list);
         }
       } catch (err) {
+        if (it.ticket !== undefined) this.#opts.decisions?.abandon?.(it.ticket, err);
         this.#opts.log.error({ model: it.mv.model, version: it.mv.version, id: it.request.id, err: messageOf(err) }, 'monitoring could not process a decision');
       }
     }
@@ -447,7 +460,7 @@ export class Monitor {
         flags: [],
       };
       if (prediction !== undefined) record.prediction = prediction;
-      this.#opts.decisions.log(record);
+      this.#opts.decisions.log(record, it.ticket);
       if (vm !== undefined) vm.logged += 1;
     }
     return probabilities;

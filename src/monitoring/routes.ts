@@ -4,7 +4,7 @@
  * and the read APIs the dashboard uses (`/api/...`): decision log, time series, quality,
  * drift, alerts, models.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError } from '../errors.js';
 import type { ModelManager } from '../repository/manager.js';
 import type { FeedbackItem, PredictionStore } from '../store/store.js';
@@ -69,6 +69,32 @@ function limitOf(q: Query, max: number, dflt: number): number {
   return Number(raw);
 }
 
+/**
+ * Each of these parameters at most once: fastify turns `?id=a&id=b` into an array, which no
+ * filter means. Refused with 400 naming the parameter.
+ */
+function singleValued(q: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = q[k];
+    if (Array.isArray(v)) throw bad(`${k}: given ${v.length} times; expected once (one value per filter)`);
+  }
+}
+
+/**
+ * An AbortSignal that aborts when the client goes away before its answer, so the store can
+ * drop the query from its queue or stop it between rows instead of working for nobody.
+ */
+function clientGone(reply: FastifyReply): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) controller.abort();
+  };
+  reply.raw.once('close', onClose);
+  return { signal: controller.signal, done: () => reply.raw.off('close', onClose) };
+}
+
+const DECISION_QUERY_PARAMS = ['model', 'version', 'id', 'outcome', 'since', 'until', 'labelled', 'limit'] as const;
+
 function requireStore(store: PredictionStore | undefined): PredictionStore {
   if (store === undefined) throw new BerthError('BERTH_ERR_FORBIDDEN', 'the decision log is switched off (store.enabled: false)');
   return store;
@@ -113,8 +139,9 @@ export function registerMonitoringRoutes(app: FastifyInstance, ctx: MonitoringRo
     return { attached: attached.length };
   });
 
-  app.get('/api/predictions', async (req: FastifyRequest<{ Querystring: Query }>) => {
+  app.get('/api/predictions', async (req: FastifyRequest<{ Querystring: Query }>, reply) => {
     const q = req.query;
+    singleValued(q, DECISION_QUERY_PARAMS);
     knownModel(q.model);
     const store = requireStore(ctx.store);
     const query: Parameters<PredictionStore['queryDecisions']>[0] = { limit: limitOf(q, 10_000, 100) };
@@ -130,7 +157,12 @@ export function registerMonitoringRoutes(app: FastifyInstance, ctx: MonitoringRo
       if (q.labelled !== 'true' && q.labelled !== 'false') throw bad(`labelled: expected true or false, got '${q.labelled}'`);
       query.labelled = q.labelled === 'true';
     }
-    return { predictions: await store.queryDecisions(query) };
+    const gone = clientGone(reply);
+    try {
+      return { predictions: await store.queryDecisions(query, { signal: gone.signal }) };
+    } finally {
+      gone.done();
+    }
   });
 
   app.get('/api/timeseries', async (req: FastifyRequest<{ Querystring: Query }>) => {

@@ -23,9 +23,10 @@ import { registerMonitoringRoutes } from '../monitoring/routes.js';
 import { ModelManager } from '../repository/manager.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
 import { BUILTIN_DEFAULTS } from '../repository/model-config.js';
-import { loggerOptionsFor, retentionPolicyFor, storeTargetFor } from '../store/config.js';
+import { loggerOptionsFor, retentionPolicyFor, storeOptionsFor, storeTargetFor } from '../store/config.js';
 import { createStore } from '../store/create-store.js';
 import { DecisionLogger } from '../store/decision-logger.js';
+import { logDecisionLogEvents } from '../store/log-events.js';
 import { RetentionTask } from '../store/retention.js';
 import { installSecurity } from '../security/hooks.js';
 import { securityPolicy } from '../security/policy.js';
@@ -86,27 +87,11 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
   // The decision log: a store (SQLite in the data directory unless a URL names another),
   // written through a logger that batches off the request path and spools when it is down.
   const storeConfig = config.store;
-  const store = mon.enabled && storeConfig.enabled ? createStore(storeTargetFor(storeConfig)) : undefined;
+  const store = mon.enabled && storeConfig.enabled ? createStore(storeTargetFor(storeConfig), storeOptionsFor(storeConfig)) : undefined;
   const decisionLog = store === undefined ? undefined : new DecisionLogger(store, loggerOptionsFor(storeConfig));
   if (decisionLog !== undefined) {
     metrics.decisionLog.bind(decisionLog);
-    decisionLog.on('store-down', (err) => logger.warn({ store: store?.kind, err: messageOf(err) }, 'decision store unavailable; decisions are spooled to disk and replayed when it answers'));
-    decisionLog.on('store-up', () => logger.info({ store: store?.kind }, 'decision store available'));
-    // Drops can come one per request under overload: one line per reason per 10 s, with the count since the last.
-    const dropsSinceLine = new Map<string, { count: number; at: number }>();
-    decisionLog.on('drop', (reason, count, err) => {
-      const d = dropsSinceLine.get(reason) ?? { count: 0, at: 0 };
-      d.count += count;
-      dropsSinceLine.set(reason, d);
-      if (Date.now() - d.at < 10_000) return;
-      const fields = { reason, count: d.count, ...(err === undefined ? {} : { err: messageOf(err) }) };
-      // A reused request id is the client's doing (an id is the feedback key, unique per model), not a log failure.
-      if (reason === 'duplicate_id') logger.warn(fields, 'decisions not logged: their request ids were already used for other decisions of the model (counted in berth_decisions_dropped_total)');
-      else logger.error(fields, 'decisions dropped from the log (counted in berth_decisions_dropped_total)');
-      d.count = 0;
-      d.at = Date.now();
-    });
-    decisionLog.on('warning', (err) => logger.warn({ err: messageOf(err) }, 'decision log'));
+    logDecisionLogEvents(decisionLog, logger);
   }
   const retention = store === undefined ? undefined : new RetentionTask(store, {
     policy: retentionPolicyFor(storeConfig),

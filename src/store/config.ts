@@ -6,9 +6,9 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { join } from 'node:path';
-import type { StoreTarget } from './create-store.js';
+import type { StoreOptions, StoreTarget } from './create-store.js';
 import type { DecisionLoggerOptions } from './decision-logger.js';
-import type { RetentionPolicy } from './store.js';
+import { DEFAULT_READ_LIMITS, type RetentionPolicy } from './store.js';
 
 export const StoreConfigSchema = Type.Object(
   {
@@ -17,7 +17,19 @@ export const StoreConfigSchema = Type.Object(
       minLength: 1,
       description: 'Where decisions are stored: postgres://user:pass@host:port/db[?schema=name] for a PostgreSQL store shared by several replicas, or sqlite:///abs/path.db. Default: SQLite at <dataDir>/decisions.db.',
     })),
-    dataDir: Type.String({ minLength: 1, default: './berth-data', description: 'Data directory (--data-dir): the SQLite store and the spool of decisions waiting for a store that is down.' }),
+    dataDir: Type.String({ minLength: 1, default: './berth-data', description: 'Data directory (--data-dir): the SQLite store, the spool of decisions waiting for a store that is down, and the acknowledgement journal.' }),
+    durability: Type.Union([Type.Literal('async'), Type.Literal('sync')], {
+      default: 'async',
+      description: 'async: a response does not wait for its decision to be written; a crash (SIGKILL, OOM kill) loses what was in memory (up to about flushIntervalMs plus one write) and the next start counts it (berth_decisions_crash_lost_total, a log line). sync: a response is sent only once its decision is durable (committed with fsync, or in the fsync\'d spool); otherwise it is a 503.',
+    }),
+    queries: Type.Object(
+      {
+        maxResultBytes: Type.Integer({ minimum: 1024, default: DEFAULT_READ_LIMITS.maxResultBytes, description: 'A decision query (GET /api/predictions) whose tensors, as stored, add up to more than this is refused with 400 naming limit and saying how many decisions fit.' }),
+        timeoutMs: Type.Integer({ minimum: 1, default: DEFAULT_READ_LIMITS.timeoutMs, description: 'A decision-log query running longer than this is stopped and refused (400).' }),
+        maxQueued: Type.Integer({ minimum: 0, default: DEFAULT_READ_LIMITS.maxQueued, description: 'Queries waiting beyond this many get 503 with Retry-After at once. Queries never hold up decision writes, which have their own connection.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     retention: Type.Object(
       {
         maxAgeDays: Type.Number({ minimum: 0, default: 30, description: 'Delete decisions and time series older than this (0 = keep).' }),
@@ -47,8 +59,13 @@ export function storeTargetFor(config: Pick<StoreConfig, 'url' | 'dataDir'>): St
   return config.url ?? { kind: 'sqlite', path: join(config.dataDir, 'decisions.db') };
 }
 
-export function loggerOptionsFor(config: Pick<StoreConfig, 'dataDir' | 'logger'>): DecisionLoggerOptions {
-  return { dataDir: config.dataDir, ...config.logger };
+/** How the store is opened: durable commits in sync mode, the query bounds. */
+export function storeOptionsFor(config: Pick<StoreConfig, 'durability' | 'queries'>): StoreOptions {
+  return { durableCommits: config.durability === 'sync', reads: { ...config.queries } };
+}
+
+export function loggerOptionsFor(config: Pick<StoreConfig, 'dataDir' | 'logger' | 'durability'>): DecisionLoggerOptions {
+  return { dataDir: config.dataDir, durability: config.durability, ...config.logger };
 }
 
 export function retentionPolicyFor(config: Pick<StoreConfig, 'retention'>): RetentionPolicy {

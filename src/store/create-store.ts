@@ -9,7 +9,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { BerthError } from '../errors.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { PredictionStore } from './store.js';
+import type { PredictionStore, ReadLimits } from './store.js';
+
+/** Options for either kind of store. */
+export interface StoreOptions {
+  /** Commits flushed to disk before they return (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on): store.durability sync. */
+  durableCommits?: boolean;
+  reads?: Partial<ReadLimits>;
+}
 
 export type StoreTarget =
   | { kind: 'sqlite'; path: string }
@@ -54,14 +61,17 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
 }
 
-export function createStore(target: StoreTarget | string): PredictionStore {
+export function createStore(target: StoreTarget | string, options: StoreOptions = {}): PredictionStore {
   const t = typeof target === 'string' ? parseStoreUrl(target) : target;
-  if (t.kind === 'sqlite') return new SqliteStore({ path: t.path });
+  const reads = options.reads === undefined ? {} : { reads: options.reads };
+  if (t.kind === 'sqlite') return new SqliteStore({ path: t.path, synchronous: options.durableCommits === true ? 'FULL' : 'NORMAL', ...reads });
   if (t.kind === 'postgres') {
     return new PostgresStore({
       url: t.url,
       ...(t.schema === undefined ? {} : { schema: t.schema }),
       ...(t.maxConnections === undefined ? {} : { maxConnections: t.maxConnections }),
+      synchronousCommit: options.durableCommits === true,
+      ...reads,
     });
   }
   throw new BerthError('BERTH_ERR_STORE_CONFIG', `store kind '${String((t as { kind: unknown }).kind)}': expected 'sqlite' or 'postgres'`);

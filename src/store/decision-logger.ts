@@ -1,10 +1,22 @@
 /**
  * @module store/decision-logger
- * The asynchronous, batching, never-blocking writer the server calls on every inference.
+ * The batching, never-blocking writer the server calls on every inference.
  * `log(record)` is O(1), never throws and never waits: the record joins a bounded ring
  * buffer; batches go to the store off the request path. When the store fails or is slower
  * than `writeTimeoutMs`, batches go to the on-disk spool (spool.ts) instead, the store is
- * probed with backoff, and once it answers the spool is replayed, oldest first.
+ * probed with a real write (store.probe) with exponential backoff, and once a write works
+ * again the spool is replayed, oldest first.
+ *
+ * Durability, for decisions the server is about to acknowledge (`reserve()` before the
+ * response, then `log(record, ticket)`):
+ *   - async (default): the response does not wait. The ticket's (model, id) goes to the
+ *     acknowledgement journal (ack-journal.ts) first, so a crash loses at most what was in
+ *     memory — about flushIntervalMs plus one write's worth — and the next run counts it
+ *     (`crashLost`, the 'crash-check' event) instead of losing it silently.
+ *   - sync: the ticket's promise resolves once the decision is durable — committed to the
+ *     store (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on) or appended to the
+ *     fsync'd spool — and rejects if it was dropped. Group commit: whatever arrives while a
+ *     write is in flight goes into the next one, so many requests share one transaction.
  *
  *            log() ──▶ ring buffer (bufferSize) ──batch──▶ store.writeDecisions ──▶ logged
  *                         │                                   │ fails / times out
@@ -24,14 +36,43 @@
  * closed (logged after close()).
  */
 import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RingBuffer } from '../batching/ring-buffer.js';
-import { BerthError, isBerthError } from '../errors.js';
+import { BerthError, isBerthError, messageOf } from '../errors.js';
+import { AckJournal, type PreviousRun } from './ack-journal.js';
 import { Spool } from './spool.js';
 import type { DecisionRecord, FeedbackItem, PredictionStore, WriteResult } from './store.js';
 
 export const DROP_REASONS = ['buffer_full', 'spool_full', 'spool_error', 'invalid', 'rejected', 'duplicate_id', 'closed'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
+
+export const DURABILITY_MODES = ['async', 'sync'] as const;
+export type Durability = (typeof DURABILITY_MODES)[number];
+
+/** What reserve() hands out for a decision about to be acknowledged; pass it to log(). */
+export interface DecisionTicket {
+  /** sync durability: resolves once the decision is durable, rejects if it was dropped. Undefined in async mode. */
+  readonly durable: Promise<void> | undefined;
+}
+
+interface Ticket extends DecisionTicket {
+  /** The acknowledgement journal's seq (async mode), else 0. */
+  readonly seq: number;
+  settle(error: BerthError | undefined): void;
+}
+
+/** What the check of an earlier run's journal found (the 'crash-check' event). */
+export interface CrashCheck {
+  /** The earlier run (start ms-pid-n). */
+  run: string;
+  /** Its acknowledged decisions that were not yet settled when it ended. */
+  unsettled: number;
+  /** Of those, found neither in the store nor in the spool: lost. */
+  lost: number;
+  /** The file listing the lost decisions' model and id (when lost > 0). */
+  file?: string;
+}
 
 export interface DecisionLoggerOptions {
   /** The data directory; the spool lives in `<dataDir>/spool`. */
@@ -50,6 +91,8 @@ export interface DecisionLoggerOptions {
   retryMinMs?: number;
   /** Default 10,000 ms. */
   retryMaxMs?: number;
+  /** 'async' (default) or 'sync': see the module comment. */
+  durability?: Durability;
 }
 
 export interface DecisionLogStats {
@@ -71,6 +114,15 @@ export interface DecisionLogStats {
   spoolBytes: number;
   /** Whether the last write or probe succeeded. */
   storeUp: boolean;
+  durability: Durability;
+  /** The wait before the next probe of a store that is down (doubles until a decision write succeeds). */
+  retryDelayMs: number;
+  /** Acknowledged decisions of earlier runs that ended without shutting down, found lost at this start. */
+  crashLost: number;
+  /** Earlier runs whose journal is still to be checked (waiting for the store and the spool's replay). */
+  crashChecksPending: number;
+  /** Decisions acknowledged (reserved) and not yet in the store or the spool or counted as dropped. */
+  unsettled: number;
 }
 
 export interface DecisionLoggerEvents {
@@ -82,6 +134,10 @@ export interface DecisionLoggerEvents {
   drop: [reason: DropReason, count: number, error: unknown];
   /** Something unexpected that lost nothing (e.g. a spool file that could not be deleted). */
   warning: [error: unknown];
+  /** Each probe of a store that is down: whether it answered (init and a real write). */
+  probe: [ok: boolean, error: unknown];
+  /** An earlier run's acknowledgement journal was checked (one event per run). */
+  'crash-check': [result: CrashCheck];
 }
 
 interface Tally {
@@ -94,6 +150,9 @@ interface WriteOutcome {
   tally: Tally;
   /** Records not written because the store is unavailable (in order). */
   unwritten: DecisionRecord[];
+  /** Records the store refused (rejected) or that reused a stored id (conflicted). */
+  rejected: DecisionRecord[];
+  conflicted: DecisionRecord[];
   /** Why the store is considered down, when unwritten is not empty. */
   error?: unknown;
   /** The last content error, when some records were rejected. */
@@ -116,8 +175,29 @@ export function isValidRecord(r: unknown): r is DecisionRecord {
     && Number.isInteger(d.batchSize) && typeof d.outcome === 'string' && Array.isArray(d.flags);
 }
 
+/** The error a sync-durability request gets when its decision was dropped instead of stored. */
+function notDurable(reason: DropReason, cause: unknown): BerthError {
+  if (reason === 'duplicate_id') {
+    return new BerthError('BERTH_ERR_DECISION_ID_IN_USE', 'id: another decision of this model is already logged under this request id, so this one was not logged; send a new id, or none (the server assigns one)');
+  }
+  if (reason === 'rejected' || reason === 'invalid') {
+    return new BerthError('BERTH_ERR_STORE_REJECTED', `the decision store refused this decision (${reason})${cause === undefined ? '' : `: ${messageOf(cause)}`}`, { cause });
+  }
+  const why: Record<string, string> = {
+    buffer_full: 'the decision log is full (memory and spool busy)',
+    spool_full: 'the store is down and the spool is full (store.logger.spoolMaxBytes)',
+    spool_error: 'the store is down and the spool cannot be written',
+    closed: 'the server is shutting down',
+  };
+  return new BerthError('BERTH_ERR_DECISION_NOT_DURABLE', `the decision could not be made durable (store.durability: sync): ${why[reason] ?? reason}; it was not logged and is counted in berth_decisions_dropped_total{reason="${reason}"}`, { cause, headers: { 'Retry-After': '5' } });
+}
+
+/** Ids looked up per store call by the crash check. */
+const CRASH_CHECK_CHUNK = 1000;
+
 export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   readonly store: PredictionStore;
+  readonly durability: Durability;
   readonly flushIntervalMs: number;
   readonly batchSize: number;
   readonly bufferSize: number;
@@ -127,6 +207,14 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   readonly #buffer: RingBuffer<DecisionRecord>;
   readonly #spool: Spool;
   #spoolReady: Promise<boolean> | null = null;
+  readonly #journal: AckJournal;
+  /** Whether this run journals its acknowledgements (async mode, and the journal opened). */
+  #journaling = false;
+  /** Earlier runs' journals still to check, and the spool records they may be in. */
+  #previousRuns: PreviousRun[] = [];
+  #previousSpool = 0;
+  #crashChecking = false;
+  #crashLost = 0;
 
   #storeUp = false;
   #started: Promise<void> | null = null;
@@ -134,6 +222,7 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   #closed = false;
   #pumping: Promise<void> | null = null;
   #pumpScheduled = false;
+  #spillScheduled = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #probeTimer: NodeJS.Timeout | null = null;
   #backoffMs: number;
@@ -146,6 +235,10 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   #enqueued = 0;
   #dequeued = 0;
   #progressWaiters: (() => void)[] = [];
+  /** The ticket of each logged record not yet settled; empty when nobody reserves. */
+  readonly #tickets = new Map<DecisionRecord, Ticket>();
+  /** Tickets reserved and not yet logged (the monitor builds the record after the response). */
+  readonly #reserved = new Set<Ticket>();
 
   #offered = 0;
   #logged = 0;
@@ -158,7 +251,12 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     if (typeof options.dataDir !== 'string' || options.dataDir === '') {
       throw new BerthError('BERTH_ERR_STORE_CONFIG', 'decision logger: dataDir must be a non-empty directory path');
     }
+    const durability = options.durability ?? 'async';
+    if (!(DURABILITY_MODES as readonly string[]).includes(durability)) {
+      throw new BerthError('BERTH_ERR_STORE_CONFIG', `decision logger: durability must be 'async' or 'sync', got ${JSON.stringify(durability)}`);
+    }
     this.store = store;
+    this.durability = durability;
     this.flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs, 200);
     this.batchSize = positiveInt('batchSize', options.batchSize, 500);
     this.bufferSize = positiveInt('bufferSize', options.bufferSize, 50_000);
@@ -172,18 +270,27 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     this.#backoffMs = this.#retryMinMs;
     this.#buffer = new RingBuffer<DecisionRecord>(this.bufferSize);
     this.#spool = new Spool(join(options.dataDir, 'spool'), { maxBytes: spoolMaxBytes });
+    this.#journal = new AckJournal(join(options.dataDir, 'journal'));
   }
 
   /**
-   * Opens the spool (taking over what an earlier run left), tries the store once and starts
-   * the flush timer. Never fails because the store is down: the logger then spools and
-   * probes. Records logged before start() wait in the buffer.
+   * Opens the acknowledgement journal (reading what earlier runs left) and the spool
+   * (taking over what they left), probes the store once and starts the flush timer. Never
+   * fails because the store is down: the logger then spools and probes. Records logged
+   * before start() wait in the buffer.
    */
   start(): Promise<void> {
     this.#started ??= (async () => {
-      await this.#openSpool();
       try {
-        await this.#timed(this.store.init());
+        this.#previousRuns = this.#journal.open(this.durability === 'async');
+        this.#journaling = this.durability === 'async';
+      } catch (err) {
+        this.emit('warning', new Error(`the acknowledgement journal cannot be opened, so decisions lost in a crash will not be counted: ${messageOf(err)}`));
+      }
+      await this.#openSpool();
+      this.#previousSpool = this.#spool.records;
+      try {
+        await this.#timed(this.store.init().then(() => this.store.probe()));
         this.#setUp();
       } catch (err) {
         this.#setDown(err);
@@ -191,25 +298,79 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
       this.#flushTimer = setInterval(() => this.#tick(), this.flushIntervalMs);
       this.#flushTimer.unref();
       if (this.#storeUp) void this.#pump();
+      this.#checkCrashes();
     })();
     return this.#started;
   }
 
-  /** Takes a record for the log. O(1); never throws, never waits. */
-  log(record: DecisionRecord): void {
+  /**
+   * Called on the request path before a decision is acknowledged (its response sent); pass
+   * the ticket to log() with the record. O(1). async: journals (model, id) with one
+   * write(2), so a crash cannot lose it uncounted. sync: `ticket.durable` settles when the
+   * record is durable or dropped; the caller waits for it before answering.
+   */
+  reserve(model: string, id: string): DecisionTicket {
+    let ticket: Ticket;
+    if (this.durability === 'sync') {
+      let settle!: (error: BerthError | undefined) => void;
+      const durable = new Promise<void>((resolve, reject) => {
+        settle = (error) => (error === undefined ? resolve() : reject(error));
+      });
+      // Marked as handled: a caller that stops waiting (client gone) must not crash the process.
+      durable.catch(() => undefined);
+      ticket = { seq: 0, durable, settle };
+    } else {
+      const seq = this.#journaling ? this.#journal.append(model, id) : 0;
+      ticket = {
+        seq,
+        durable: undefined,
+        settle: () => {
+          if (seq > 0) this.#journal.settle(seq);
+        },
+      };
+      if (this.#journaling && this.#journal.failed !== null) {
+        this.#journaling = false;
+        this.emit('warning', new Error(`the acknowledgement journal cannot be written, so decisions lost in a crash will not be counted from now on: ${messageOf(this.#journal.failed)}`));
+      }
+    }
+    this.#reserved.add(ticket);
+    return ticket;
+  }
+
+  /**
+   * A reserved decision whose record could not be built (counted as dropped, reason
+   * invalid): its ticket settles with an error.
+   */
+  abandon(ticket: DecisionTicket, error: unknown): void {
+    const t = ticket as Ticket;
+    if (!this.#reserved.delete(t)) return;
     this.#offered += 1;
+    this.#drop('invalid', 1, error);
+    t.settle(notDurable('invalid', error));
+  }
+
+  /** Takes a record for the log. O(1); never throws, never waits. */
+  log(record: DecisionRecord, ticket?: DecisionTicket): void {
+    this.#offered += 1;
+    const t = ticket as Ticket | undefined;
+    if (t !== undefined && this.#reserved.delete(t)) this.#tickets.set(record, t);
     try {
-      if (this.#closed) return this.#drop('closed', 1, undefined);
-      if (!isValidRecord(record)) return this.#drop('invalid', 1, undefined);
+      if (this.#closed) return this.#dropNow(record, 'closed', undefined);
+      if (!isValidRecord(record)) return this.#dropNow(record, 'invalid', undefined);
       if (this.#buffer.isFull()) {
-        if (this.#spoolQueued >= this.bufferSize) return this.#drop('buffer_full', 1, undefined);
+        if (this.#spoolQueued >= this.bufferSize) return this.#dropNow(record, 'buffer_full', undefined);
         void this.#spillBuffer();
       }
       this.#buffer.push(record);
       this.#enqueued += 1;
-      if (this.#buffer.length >= this.batchSize && this.#storeUp) this.#schedulePump();
+      if (this.#storeUp) {
+        // sync: every record is written at once, together with whatever arrives meanwhile (group commit).
+        if (this.#buffer.length >= this.batchSize || this.durability === 'sync') this.#schedulePump();
+      } else if (this.durability === 'sync') {
+        this.#scheduleSpill();
+      }
     } catch (err) {
-      this.#drop('invalid', 1, err);
+      this.#dropNow(record, 'invalid', err);
     }
   }
 
@@ -224,6 +385,11 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
       spoolRecords: this.#spool.records,
       spoolBytes: this.#spool.bytes,
       storeUp: this.#storeUp,
+      durability: this.durability,
+      retryDelayMs: this.#backoffMs,
+      crashLost: this.#crashLost,
+      crashChecksPending: this.#previousRuns.length,
+      unsettled: this.#reserved.size + this.#tickets.size,
     };
   }
 
@@ -258,7 +424,8 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   /**
    * Stops taking records (later ones are dropped as 'closed'), writes what is in memory to
    * the store while it answers and spools the rest, so the next run replays it. Does not
-   * close the store: its owner does, after this.
+   * close the store: its owner does, after this. With everything settled, this run's
+   * acknowledgement journal is deleted: a clean shutdown leaves nothing to check.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -273,7 +440,21 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
         await this.#track(this.#storeUp ? this.#writeFromMemory(batch) : this.#spill(batch), batch.length);
       }
       await Promise.allSettled([...this.#inflight]);
+      // Reserved and never logged: sync callers learn it now; async ones stay in the journal (lost, and counted next run).
+      if (this.durability === 'sync') {
+        for (const t of this.#reserved) {
+          this.#offered += 1;
+          this.#drop('closed', 1, undefined);
+          t.settle(notDurable('closed', undefined));
+        }
+        this.#reserved.clear();
+      }
       await this.#spool.close().catch((err: unknown) => this.emit('warning', err));
+      try {
+        this.#journal.close();
+      } catch (err) {
+        this.emit('warning', err);
+      }
     })();
     return this.#closing;
   }
@@ -297,6 +478,21 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     this.emit('drop', reason, count, error);
   }
 
+  /** A record dropped inside log(): counted, and its ticket settled. */
+  #dropNow(record: DecisionRecord, reason: DropReason, error: unknown): void {
+    this.#drop(reason, 1, error);
+    this.#settle(record, reason, error);
+  }
+
+  /** Settles a record's ticket, if it has one: stored or spooled (no reason), or dropped. */
+  #settle(record: DecisionRecord, reason?: DropReason, error?: unknown): void {
+    if (this.#tickets.size === 0) return;
+    const t = this.#tickets.get(record);
+    if (t === undefined) return;
+    this.#tickets.delete(record);
+    t.settle(reason === undefined ? undefined : notDurable(reason, error));
+  }
+
   #tick(): void {
     if (this.#closing !== null) return;
     if (this.#storeUp) {
@@ -304,6 +500,14 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     } else if (!this.#buffer.isEmpty()) {
       void this.#spillBuffer();
     }
+    if (this.#journaling) {
+      this.#journal.checkpoint();
+      if (this.#journal.failed !== null) {
+        this.#journaling = false;
+        this.emit('warning', new Error(`the acknowledgement journal cannot be written, so decisions lost in a crash will not be counted from now on: ${messageOf(this.#journal.failed)}`));
+      }
+    }
+    this.#checkCrashes();
   }
 
   #schedulePump(): void {
@@ -313,6 +517,16 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     setImmediate(() => {
       this.#pumpScheduled = false;
       if (this.#storeUp && this.#closing === null) void this.#pump();
+    });
+  }
+
+  /** sync mode, store down: what is buffered goes to the spool now, not at the next tick. */
+  #scheduleSpill(): void {
+    if (this.#spillScheduled) return;
+    this.#spillScheduled = true;
+    setImmediate(() => {
+      this.#spillScheduled = false;
+      if (!this.#storeUp && this.#closing === null) void this.#spillBuffer();
     });
   }
 
@@ -333,13 +547,15 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
    * flush or close that started the pump wants it); later rounds write only full batches, so
    * under load writes stay batchSize large instead of taking the few records that arrived
    * during the previous write (measured: a mean of 80 records per write at 5,000/s, and
-   * SQLite's cost per record falls by a third from batches of 100 to 2,000).
+   * SQLite's cost per record falls by a third from batches of 100 to 2,000). In sync mode
+   * every round takes what is there: a request waits for its write, so the next write
+   * carries whatever arrived during the previous one (group commit).
    */
   async #pumpLoop(): Promise<void> {
     let first = true;
     while (this.#storeUp) {
       let progressed = false;
-      const partialOk = first || this.#closing !== null;
+      const partialOk = first || this.#closing !== null || this.durability === 'sync';
       first = false;
       if (this.#buffer.length >= (partialOk ? 1 : this.batchSize)) {
         const batch = this.#take(this.batchSize);
@@ -407,11 +623,19 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   async #spill(records: readonly DecisionRecord[]): Promise<void> {
     this.#spoolQueued += records.length;
     try {
-      if (!(await this.#openSpool())) return this.#drop('spool_error', records.length, new Error(`the spool directory ${this.#spool.dir} cannot be opened`));
+      if (!(await this.#openSpool())) {
+        const error = new Error('the spool directory cannot be opened');
+        this.#drop('spool_error', records.length, error);
+        for (const r of records) this.#settle(r, 'spool_error', error);
+        return;
+      }
       const r = await this.#spool.append(records, this.batchSize);
       this.#spooled += r.written;
       this.#drop('spool_full', r.refused, undefined);
       this.#drop('spool_error', r.failed, r.error);
+      // What the spool holds is a prefix of what it was given (spool.ts): the rest was dropped.
+      const reason: DropReason = r.failed > 0 ? 'spool_error' : 'spool_full';
+      for (let i = 0; i < records.length; i++) this.#settle(records[i]!, i < r.written ? undefined : reason, r.error);
     } finally {
       this.#spoolQueued -= records.length;
     }
@@ -422,9 +646,19 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     this.#logged += out.tally.stored;
     this.#drop('duplicate_id', out.tally.conflicts, undefined);
     this.#drop('rejected', out.tally.rejected, out.rejectError);
+    if (this.#tickets.size > 0) {
+      for (const r of out.rejected) this.#settle(r, 'rejected', out.rejectError);
+      for (const r of out.conflicted) this.#settle(r, 'duplicate_id');
+      const unwritten = new Set(out.unwritten);
+      for (const r of batch) if (!unwritten.has(r)) this.#settle(r);
+    }
     if (out.unwritten.length > 0) {
       this.#setDown(out.error);
       await this.#spill(out.unwritten);
+    } else if (out.tally.stored > 0) {
+      // Only a decision write that worked ends the backoff: a probe can pass on a disk too
+      // full for a batch (a small row still fits), which would otherwise flap at retryMinMs.
+      this.#backoffMs = this.#retryMinMs;
     }
   }
 
@@ -442,9 +676,12 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     }
     await this.#spool.commit().catch((err: unknown) => this.emit('warning', err));
     this.#replayed += out.tally.stored;
+    if (out.tally.stored > 0) this.#backoffMs = this.#retryMinMs;
+    this.#previousSpool = Math.max(0, this.#previousSpool - chunk.records.length - chunk.corrupt);
     this.#drop('duplicate_id', out.tally.conflicts, undefined);
     this.#drop('rejected', out.tally.rejected, out.rejectError);
     this.#drop('spool_error', chunk.corrupt, new Error('a spool line could not be parsed (torn write)'));
+    if (this.#previousSpool === 0) this.#checkCrashes();
     return true;
   }
 
@@ -454,15 +691,15 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
    */
   async #write(batch: DecisionRecord[]): Promise<WriteOutcome> {
     const tally: Tally = { stored: 0, conflicts: 0, rejected: 0 };
-    if (batch.length === 0) return { tally, unwritten: [] };
+    if (batch.length === 0) return { tally, unwritten: [], rejected: [], conflicted: [] };
     const t0 = performance.now();
     let result: WriteResult;
     try {
       result = await this.#timed(this.store.writeDecisions(batch));
     } catch (err) {
       this.emit('write', (performance.now() - t0) / 1000, batch.length, false);
-      if (!isBerthError(err, 'BERTH_ERR_STORE_REJECTED')) return { tally, unwritten: batch, error: err };
-      if (batch.length === 1) return { tally: { ...tally, rejected: 1 }, unwritten: [], rejectError: err };
+      if (!isBerthError(err, 'BERTH_ERR_STORE_REJECTED')) return { tally, unwritten: batch, rejected: [], conflicted: [], error: err };
+      if (batch.length === 1) return { tally: { ...tally, rejected: 1 }, unwritten: [], rejected: batch, conflicted: [], rejectError: err };
       const mid = batch.length >> 1;
       const left = await this.#write(batch.slice(0, mid));
       if (left.unwritten.length > 0) return { ...left, unwritten: [...left.unwritten, ...batch.slice(mid)] };
@@ -472,12 +709,18 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
         conflicts: left.tally.conflicts + right.tally.conflicts,
         rejected: left.tally.rejected + right.tally.rejected,
       };
-      return { ...right, tally: sum, rejectError: right.rejectError ?? left.rejectError };
+      return {
+        ...right,
+        tally: sum,
+        rejected: [...left.rejected, ...right.rejected],
+        conflicted: [...left.conflicted, ...right.conflicted],
+        rejectError: right.rejectError ?? left.rejectError,
+      };
     }
     this.emit('write', (performance.now() - t0) / 1000, batch.length, true);
     tally.stored = result.inserted + result.alreadyStored;
     tally.conflicts = result.conflicts;
-    return { tally, unwritten: [] };
+    return { tally, unwritten: [], rejected: [], conflicted: result.conflictIndexes.map((i) => batch[i]!) };
   }
 
   #timed<T>(work: Promise<T>): Promise<T> {
@@ -490,10 +733,10 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
   }
 
   #setUp(): void {
-    this.#backoffMs = this.#retryMinMs;
     if (this.#storeUp) return;
     this.#storeUp = true;
     this.emit('store-up');
+    this.#checkCrashes();
   }
 
   #setDown(error: unknown): void {
@@ -504,6 +747,7 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     this.#scheduleProbe();
   }
 
+  /** The next probe after the current backoff, which doubles each time (reset only by a decision write that works). */
   #scheduleProbe(): void {
     if (this.#probeTimer !== null || this.#closed) return;
     const delay = this.#backoffMs;
@@ -511,15 +755,69 @@ export class DecisionLogger extends EventEmitter<DecisionLoggerEvents> {
     this.#probeTimer = setTimeout(() => {
       this.#probeTimer = null;
       if (this.#closed) return;
-      this.#timed(Promise.resolve().then(() => this.store.init())).then(
+      this.#timed(Promise.resolve().then(() => this.store.init()).then(() => this.store.probe())).then(
         () => {
+          this.emit('probe', true, undefined);
           if (this.#closed) return;
           this.#setUp();
           void this.#pump();
         },
-        () => this.#scheduleProbe(),
+        (err: unknown) => {
+          this.emit('probe', false, err);
+          this.#scheduleProbe();
+        },
       );
     }, delay);
     this.#probeTimer.unref();
+  }
+
+  /**
+   * Checks the journals of earlier runs that ended without shutting down: their unsettled
+   * decisions that are not in the store are lost. Runs once the store answers and the
+   * spool those runs left has been replayed (their decisions may be in it); a failed
+   * look-up is tried again at the next tick.
+   */
+  #checkCrashes(): void {
+    if (this.#previousRuns.length === 0 || this.#crashChecking || !this.#storeUp || this.#previousSpool > 0 || this.#closed) return;
+    this.#crashChecking = true;
+    void (async () => {
+      try {
+        while (this.#previousRuns.length > 0) {
+          const run = this.#previousRuns[0]!;
+          const byModel = new Map<string, string[]>();
+          for (const u of run.unsettled) {
+            const list = byModel.get(u.model) ?? [];
+            list.push(u.id);
+            byModel.set(u.model, list);
+          }
+          const lost: { model: string; id: string }[] = [];
+          for (const [model, ids] of byModel) {
+            for (let i = 0; i < ids.length; i += CRASH_CHECK_CHUNK) {
+              const chunk = ids.slice(i, i + CRASH_CHECK_CHUNK);
+              const found = await this.store.storedIds(model, chunk);
+              for (const id of chunk) if (!found.has(id)) lost.push({ model, id });
+            }
+          }
+          const result: CrashCheck = { run: run.run, unsettled: run.unsettled.length, lost: lost.length };
+          if (lost.length > 0) {
+            const file = join(this.#journal.dir, `lost-${run.run}.jsonl`);
+            try {
+              writeFileSync(file, lost.map((l) => `${JSON.stringify(l)}\n`).join(''));
+              result.file = file;
+            } catch (err) {
+              this.emit('warning', err);
+            }
+          }
+          this.#crashLost += lost.length;
+          this.#journal.forget(run);
+          this.#previousRuns.shift();
+          this.emit('crash-check', result);
+        }
+      } catch (err) {
+        this.emit('warning', new Error(`checking the acknowledgement journal of an earlier run failed; trying again: ${messageOf(err)}`));
+      } finally {
+        this.#crashChecking = false;
+      }
+    })();
   }
 }

@@ -8,21 +8,30 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DROP_REASONS, type DecisionLogger, type DecisionLogStats } from './decision-logger.js';
+import type { ReadStats } from './store.js';
+
+const QUERY_OUTCOMES = ['completed', 'cancelled', 'refused', 'too_costly', 'failed'] as const;
+const QUERY_FIELDS: Record<(typeof QUERY_OUTCOMES)[number], keyof ReadStats> = {
+  completed: 'completed', cancelled: 'cancelled', refused: 'refused', too_costly: 'tooCostly', failed: 'failed',
+};
 
 const WRITE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-type CounterField = 'logged' | 'spooled' | 'replayed';
+type CounterField = 'logged' | 'spooled' | 'replayed' | 'crashLost';
+type Seen = Record<CounterField, number> & { dropped: Record<string, number>; queries: Record<string, number> };
 
 export class DecisionLogMetrics {
   #logger: DecisionLogger | null = null;
   /** What the counters have already been advanced to, for the bound logger. */
-  #seen: { logged: number; spooled: number; replayed: number; dropped: Record<string, number> } = DecisionLogMetrics.#zero();
+  #seen: Seen = DecisionLogMetrics.#zero();
   readonly #onWrite = (seconds: number): void => this.writeDuration.observe(seconds);
 
   readonly logged: Counter;
   readonly spooled: Counter;
   readonly replayed: Counter;
   readonly dropped: Counter<'reason'>;
+  readonly crashLost: Counter;
+  readonly queries: Counter<'outcome'>;
   readonly pending: Gauge;
   readonly spoolBytes: Gauge;
   readonly storeUp: Gauge;
@@ -62,6 +71,27 @@ export class DecisionLogMetrics {
       },
     });
     for (const reason of DROP_REASONS) this.dropped.inc({ reason }, 0);
+    this.crashLost = counter(
+      'berth_decisions_crash_lost_total',
+      'Acknowledged decisions of an earlier run that ended without shutting down (SIGKILL, OOM kill, crash; store.durability: async) found neither in the store nor in the spool at this start.',
+      'crashLost',
+    );
+    this.queries = new Counter({
+      name: 'berth_store_queries_total',
+      help: 'Decision-log queries by outcome: completed, cancelled (the client went away), refused (too many waiting), too_costly (result size or time cap), failed.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+      collect() {
+        const r = metrics.#logger?.store.readStats();
+        if (r === undefined) return;
+        for (const outcome of QUERY_OUTCOMES) {
+          const v = r[QUERY_FIELDS[outcome]];
+          this.inc({ outcome }, v - (metrics.#seen.queries[outcome] ?? 0));
+          metrics.#seen.queries[outcome] = v;
+        }
+      },
+    });
+    for (const outcome of QUERY_OUTCOMES) this.queries.inc({ outcome }, 0);
     this.pending = new Gauge({
       name: 'berth_decision_log_pending',
       help: 'Decisions in memory waiting to be written (buffered or being written).',
@@ -94,8 +124,8 @@ export class DecisionLogMetrics {
     });
   }
 
-  static #zero(): { logged: number; spooled: number; replayed: number; dropped: Record<string, number> } {
-    return { logged: 0, spooled: 0, replayed: 0, dropped: {} };
+  static #zero(): Seen {
+    return { logged: 0, spooled: 0, replayed: 0, crashLost: 0, dropped: {}, queries: {} };
   }
 
   #stats(): DecisionLogStats | null {

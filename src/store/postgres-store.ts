@@ -1,20 +1,25 @@
 /**
  * @module store/postgres-store
- * The shared store for several replicas: PostgreSQL through a `pg` Pool. A batch is one
+ * The shared store for several replicas: PostgreSQL through `pg` Pools. A batch is one
  * INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO NOTHING: one round
  * trip and 14 parameters whatever the batch size; JSON columns are jsonb. Same semantics as
- * the SQLite store, checked by the same contract suite.
+ * the SQLite store, checked by the same contract suite. Reads have a pool of their own
+ * (with statement_timeout), behind a bounded, cancellable queue (read-queue.ts), so a
+ * backlog of reads never takes a connection a write needs; a cancelled read is stopped on
+ * the server with pg_cancel_backend, and a decision query's result size is capped in SQL.
  */
 import pg from 'pg';
 import { BerthError, messageOf } from '../errors.js';
+import { ReadQueue } from './read-queue.js';
 import {
   DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, checkDecisionQuery, checkFeedback, checkPointQuery, checkPoints,
-  decisionColumns, decisionWhere, emptyWriteResult, fromRow, pointFromRow, pointWhere, sameDecision, toRow,
+  decisionColumns, decisionWhere, emptyWriteResult, fromRow, pointFromRow, pointWhere, sameDecision, toRow, tooManyBytes, tooSlow,
   type DecisionIdentity, type ReadRow,
 } from './rows.js';
-import type {
-  DecisionQuery, DecisionRecord, FeedbackItem, PredictionStore, RetentionPolicy, StoredDecision, TimeSeriesPoint,
-  TimeSeriesQuery, WriteResult,
+import {
+  DEFAULT_READ_LIMITS,
+  type DecisionQuery, type DecisionRecord, type FeedbackItem, type PredictionStore, type ReadLimits, type ReadOptions, type ReadStats,
+  type RetentionPolicy, type StoredDecision, type TimeSeriesPoint, type TimeSeriesQuery, type WriteResult,
 } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -26,6 +31,23 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Time to establish a connection before the call fails as unavailable; default 5000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Sets synchronous_commit=on for this store's writing sessions, whatever the server's
+   * default: a commit then returns only once it is flushed to disk (store.durability: sync).
+   */
+  synchronousCommit?: boolean;
+  /** How reads are bounded; default DEFAULT_READ_LIMITS. */
+  reads?: Partial<ReadLimits>;
+}
+
+/** Connections of the read pool: reads run at most this many at once. */
+const READ_CONNECTIONS = 2;
+/** SQLSTATE query_canceled: pg_cancel_backend or statement_timeout. */
+const QUERY_CANCELED = '57014';
+
+function sqlstateOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 /** Arbitrary but fixed: serializes concurrent init() of several replicas (CREATE ... IF NOT EXISTS races). */
@@ -92,7 +114,10 @@ const types = {
 export class PostgresStore implements PredictionStore {
   readonly kind = 'postgres';
   readonly schema: string;
+  readonly limits: ReadLimits;
   readonly #pool: pg.Pool;
+  readonly #readPool: pg.Pool;
+  readonly #reads: ReadQueue;
   readonly #where: string;
   #initialized = false;
   #closed = false;
@@ -108,19 +133,27 @@ export class PostgresStore implements PredictionStore {
     const max = options.maxConnections ?? 4;
     if (!Number.isInteger(max) || max < 1) throw new BerthError('BERTH_ERR_STORE_CONFIG', `postgres store: maxConnections must be a positive integer, got ${String(max)}`);
     this.schema = schema;
+    this.limits = { ...DEFAULT_READ_LIMITS, ...options.reads };
     this.#where = this.#describe(options.url);
-    this.#pool = new pg.Pool({
+    const common = {
       connectionString: options.url,
-      max,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      application_name: 'berth',
       types,
+    };
+    this.#pool = new pg.Pool({
+      ...common,
+      max,
+      application_name: 'berth',
+      ...(options.synchronousCommit === true ? { options: '-c synchronous_commit=on' } : {}),
     });
+    this.#readPool = new pg.Pool({ ...common, max: READ_CONNECTIONS, application_name: 'berth-reads', statement_timeout: this.limits.timeoutMs });
+    this.#reads = new ReadQueue(`the PostgreSQL decision store ${this.#where}`, READ_CONNECTIONS, this.limits.maxQueued);
     // An idle client whose server went away emits 'error' on the pool; without a listener
     // that would crash the process. The next query fails (and is reported) instead.
     this.#pool.on('error', () => undefined);
+    this.#readPool.on('error', () => undefined);
   }
 
   /** host:port/database for messages, without credentials. */
@@ -139,8 +172,7 @@ export class PostgresStore implements PredictionStore {
 
   #wrap(err: unknown, writing: boolean): BerthError {
     if (err instanceof BerthError) return err;
-    const code = (err as { code?: unknown }).code;
-    const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+    const sqlstate = sqlstateOf(err);
     if (sqlstate === '42P01' || sqlstate === '3F000') this.#initialized = false; // tables or schema gone: create them again
     const where = `PostgreSQL store ${this.#where}: ${messageOf(err)}${sqlstate === undefined ? '' : ` (SQLSTATE ${sqlstate})`}`;
     // A non-database error while writing comes from encoding the records (e.g. a BigInt outside tensor data).
@@ -198,6 +230,64 @@ export class PostgresStore implements PredictionStore {
     }
   }
 
+  async probe(): Promise<void> {
+    await this.#query(
+      `INSERT INTO ${this.#s}.berth_meta (key, value) VALUES ('probe', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [String(Date.now())],
+    );
+  }
+
+  readStats(): ReadStats {
+    return this.#reads.stats;
+  }
+
+  /**
+   * A read on the read pool, through the read queue. Aborted while running, the backend is
+   * told to cancel it (pg_cancel_backend, sent over the write pool, which reads never
+   * exhaust) and its connection is discarded rather than reused, so a late cancel can never
+   * hit the next query on that connection.
+   */
+  async #read<R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[],
+    limit: number,
+    signal: AbortSignal | undefined,
+    check: (result: pg.QueryResult<R>) => void = () => undefined,
+  ): Promise<pg.QueryResult<R>> {
+    if (this.#closed) throw new BerthError('BERTH_ERR_STORE_UNAVAILABLE', `PostgreSQL store ${this.#where} is closed`);
+    if (!this.#initialized) await this.init();
+    return this.#reads.run(async (running) => {
+      let client: pg.PoolClient;
+      try {
+        client = await this.#readPool.connect();
+      } catch (err) {
+        throw this.#wrap(err, false);
+      }
+      const pid = (client as unknown as { processID: number | null }).processID;
+      let done = false;
+      let cancelSent = false;
+      const onAbort = (): void => {
+        if (done || pid === null) return;
+        cancelSent = true;
+        this.#pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+      };
+      running.addEventListener('abort', onAbort, { once: true });
+      let result: pg.QueryResult<R>;
+      try {
+        result = await client.query<R>(sql, params);
+      } catch (err) {
+        if (sqlstateOf(err) === QUERY_CANCELED && !running.aborted) throw tooSlow(limit, this.limits.timeoutMs);
+        throw this.#wrap(err, false);
+      } finally {
+        done = true;
+        running.removeEventListener('abort', onAbort);
+        client.release(cancelSent);
+      }
+      check(result); // inside the queue's work, so a refusal is counted as one
+      return result;
+    }, signal);
+  }
+
   async writeDecisions(records: readonly DecisionRecord[]): Promise<WriteResult> {
     const result = emptyWriteResult();
     if (records.length === 0) return result;
@@ -237,23 +327,30 @@ export class PostgresStore implements PredictionStore {
       insertedRows.set(key(row.model, row.id), list);
     }
     const rest: DecisionRecord[] = [];
-    for (const r of records) {
+    const restIndexes: number[] = [];
+    records.forEach((r, index) => {
       const list = insertedRows.get(key(r.model, r.id));
       const i = list?.findIndex((row) => sameDecision(row, r)) ?? -1;
       if (list !== undefined && i >= 0) list.splice(i, 1);
-      else rest.push(r);
-    }
+      else {
+        rest.push(r);
+        restIndexes.push(index);
+      }
+    });
     const stored = await this.#query<DecisionIdentity & { model: string; id: string }>(
       `SELECT d.model, d.id, d.version, d.time, d.inputs_hash
        FROM ${this.#s}.decisions d JOIN json_to_recordset($1::json) AS k(model text, id text) USING (model, id)`,
       [JSON.stringify(rest.map((r) => ({ model: r.model, id: r.id })))],
     );
     const storedBy = new Map(stored.rows.map((row) => [key(row.model, row.id), row]));
-    for (const r of rest) {
+    rest.forEach((r, k) => {
       const row = storedBy.get(key(r.model, r.id));
       if (row !== undefined && sameDecision(row, r)) result.alreadyStored += 1;
-      else result.conflicts += 1;
-    }
+      else {
+        result.conflicts += 1;
+        result.conflictIndexes.push(restIndexes[k]!);
+      }
+    });
     return result;
   }
 
@@ -279,25 +376,39 @@ export class PostgresStore implements PredictionStore {
     return { attached, unknown };
   }
 
-  async queryDecisions(query: DecisionQuery): Promise<StoredDecision[]> {
+  async queryDecisions(query: DecisionQuery, options: ReadOptions = {}): Promise<StoredDecision[]> {
     const limit = checkDecisionQuery(query);
     const where = decisionWhere(query, (i) => `$${i}`);
     const select = `SELECT ${decisionColumns(query, 'NULL::jsonb', "'[]'::jsonb")} FROM ${this.#s}.decisions ${where.sql}`;
     // An id matches at most one decision per model: filter first. Otherwise, before ANALYZE
     // has seen the table, the planner may walk the time index for ORDER BY … LIMIT and
     // filter every row (measured: 1.5 s instead of 0.1 ms on 100,000 decisions).
-    const sql = query.id === undefined
+    const newest = query.id === undefined
       ? `${select} ORDER BY time DESC, id DESC LIMIT ${limit}`
       : `WITH matched AS MATERIALIZED (${select}) SELECT * FROM matched ORDER BY time DESC, id DESC LIMIT ${limit}`;
-    const { rows } = await this.#query<ReadRow & pg.QueryResultRow>(sql, where.params);
+    // The result-size cap in SQL: rows are sent while the running total of their tensors'
+    // stored size stays under it, plus the first row that passes it (which says "too big").
+    const size = 'coalesce(pg_column_size(t.inputs), 0) + pg_column_size(t.outputs)';
+    const cap = where.params.length + 1;
+    const sql = `SELECT * FROM (SELECT t.*, ${size} AS berth_bytes, sum(${size}) OVER (ORDER BY t.time DESC, t.id DESC ROWS UNBOUNDED PRECEDING) AS berth_total
+      FROM (${newest}) t) u WHERE berth_total - berth_bytes <= $${cap} ORDER BY time DESC, id DESC`;
+    const { rows } = await this.#read<ReadRow & { berth_total: string } & pg.QueryResultRow>(sql, [...where.params, this.limits.maxResultBytes], limit, options.signal, ({ rows: got }) => {
+      if (got.length > 0 && Number(got.at(-1)!.berth_total) > this.limits.maxResultBytes) throw tooManyBytes(limit, got.length - 1, this.limits.maxResultBytes);
+    });
     return rows.map((r) => fromRow(r, false));
   }
 
-  async countDecisions(query: Omit<DecisionQuery, 'limit'>): Promise<number> {
+  async countDecisions(query: Omit<DecisionQuery, 'limit'>, options: ReadOptions = {}): Promise<number> {
     checkDecisionQuery(query);
     const where = decisionWhere(query, (i) => `$${i}`);
-    const { rows } = await this.#query<{ n: number }>(`SELECT count(*) AS n FROM ${this.#s}.decisions ${where.sql}`, where.params);
+    const { rows } = await this.#read<{ n: number }>(`SELECT count(*) AS n FROM ${this.#s}.decisions ${where.sql}`, where.params, 1, options.signal);
     return rows[0]?.n ?? 0;
+  }
+
+  async storedIds(model: string, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await this.#read<{ id: string }>(`SELECT id FROM ${this.#s}.decisions WHERE model = $1 AND id = ANY($2::text[])`, [model, ids], ids.length, undefined);
+    return new Set(rows.map((r) => r.id));
   }
 
   async writePoints(points: readonly TimeSeriesPoint[]): Promise<void> {
@@ -311,12 +422,14 @@ export class PostgresStore implements PredictionStore {
     );
   }
 
-  async queryPoints(query: TimeSeriesQuery): Promise<TimeSeriesPoint[]> {
+  async queryPoints(query: TimeSeriesQuery, options: ReadOptions = {}): Promise<TimeSeriesPoint[]> {
     const limit = checkPointQuery(query);
     const where = pointWhere(query, (i) => `$${i}`);
-    const { rows } = await this.#query<Parameters<typeof pointFromRow>[0] & pg.QueryResultRow>(
+    const { rows } = await this.#read<Parameters<typeof pointFromRow>[0] & pg.QueryResultRow>(
       `SELECT time, metric, model, version, key, value FROM ${this.#s}.points ${where.sql} ORDER BY time ASC LIMIT ${limit}`,
       where.params,
+      limit,
+      options.signal,
     );
     return rows.map(pointFromRow);
   }
@@ -357,6 +470,6 @@ export class PostgresStore implements PredictionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#readPool.end()]);
   }
 }

@@ -163,7 +163,7 @@ export function sameDecision(stored: DecisionIdentity, r: DecisionRecord): boole
 }
 
 export function emptyWriteResult(): WriteResult {
-  return { inserted: 0, alreadyStored: 0, conflicts: 0 };
+  return { inserted: 0, alreadyStored: 0, conflicts: 0, conflictIndexes: [] };
 }
 
 /** A row read back; JSON columns arrive as text (SQLite) or already parsed (PostgreSQL jsonb). */
@@ -234,16 +234,61 @@ function checkTime(name: string, t: number | undefined): void {
   if (t !== undefined && !Number.isFinite(t)) throw invalid(`${name}: expected a time in ms since the epoch, got ${String(t)}`);
 }
 
+/** Filters that must be strings: anything else (an array from a repeated URL parameter) would reach the database as a bind error. */
+function checkStrings(q: object, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = (q as Record<string, unknown>)[k];
+    if (v !== undefined && typeof v !== 'string') throw invalid(`${k}: expected one string, got ${Array.isArray(v) ? `${v.length} values` : typeof v}`);
+  }
+}
+
 export function checkDecisionQuery(q: DecisionQuery): number {
+  checkStrings(q, ['model', 'version', 'id', 'outcome']);
   checkTime('since', q.since);
   checkTime('until', q.until);
   return checkLimit(q.limit, DEFAULT_DECISION_LIMIT, MAX_DECISION_LIMIT);
 }
 
 export function checkPointQuery(q: TimeSeriesQuery): number {
+  checkStrings(q, ['model', 'version', 'metric', 'key']);
   checkTime('since', q.since);
   checkTime('until', q.until);
   return checkLimit(q.limit, DEFAULT_POINT_LIMIT, MAX_POINT_LIMIT);
+}
+
+/** What a running read may still spend; checked between rows (SQLite) or in SQL (PostgreSQL). */
+export interface ReadBudget {
+  /** Tensor bytes (as stored) a decision query may return. */
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+/** The stored size of a row's tensors: what the result-size cap counts. */
+export function tensorBytes(inputs: unknown, outputs: unknown): number {
+  return (typeof inputs === 'string' ? inputs.length : 0) + (typeof outputs === 'string' ? outputs.length : 0);
+}
+
+const mib = (n: number): string => `${Math.round((n / 1048576) * 10) / 10} MiB`;
+
+/** The refusal of a decision query whose tensors exceed the cap; says how many decisions fit. */
+export function tooManyBytes(limit: number, fitted: number, maxBytes: number): BerthError {
+  return new BerthError(
+    'BERTH_ERR_QUERY_TOO_COSTLY',
+    `limit: the ${limit} decisions asked for hold more than ${mib(maxBytes)} of tensors (store.queries.maxResultBytes); the newest ${fitted} fit: ask for limit=${Math.max(1, fitted)} or fewer, or narrow the filters (model, version, since, until)`,
+  );
+}
+
+/** The refusal of a read that ran out of time. */
+export function tooSlow(limit: number, timeoutMs: number): BerthError {
+  return new BerthError(
+    'BERTH_ERR_QUERY_TOO_COSTLY',
+    `limit: the query for ${limit} rows ran longer than store.queries.timeoutMs (${timeoutMs} ms) and was stopped; lower limit or narrow the filters (model, version, since, until)`,
+  );
+}
+
+/** `detail` says how far it got; `cause` is what stopping it raised (e.g. PostgreSQL's 57014). */
+export function queryCancelled(what: string, detail?: string, cause?: unknown): BerthError {
+  return new BerthError('BERTH_ERR_QUERY_CANCELLED', `a query of ${what} was cancelled: its client went away${detail === undefined ? '' : ` (${detail})`}`, cause === undefined ? {} : { cause });
 }
 
 export function checkPoints(points: readonly TimeSeriesPoint[]): void {

@@ -1,18 +1,26 @@
 /**
  * @module store/sqlite-db
- * The SQLite decision log itself, synchronous (better-sqlite3): schema, prepared statements,
- * one transaction per batch. It runs inside the store's worker thread (sqlite-worker.ts),
- * never on the HTTP thread, because every call blocks the thread it runs on.
+ * The SQLite decision log's writing side, synchronous (better-sqlite3): schema, prepared
+ * statements, one transaction per batch, feedback, time series, retention, the write probe.
+ * It runs inside the store's writer worker thread (sqlite-worker.ts), never on the HTTP
+ * thread, because every call blocks the thread it runs on; reads have their own connection
+ * in another worker (sqlite-reads.ts), so they never queue in front of a write.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../errors.js';
 import {
-  DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, decisionColumns, decisionWhere, emptyWriteResult, fromRow, pointFromRow, pointWhere,
-  sameDecision, toRow, type DecisionIdentity, type FeedbackRow, type ReadRow,
+  DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, emptyWriteResult, sameDecision, toRow, type DecisionIdentity, type FeedbackRow,
 } from './rows.js';
-import type { DecisionQuery, DecisionRecord, RetentionPolicy, StoredDecision, TimeSeriesPoint, TimeSeriesQuery, WriteResult } from './store.js';
+import type { DecisionRecord, RetentionPolicy, TimeSeriesPoint, WriteResult } from './store.js';
+
+/**
+ * NORMAL: a committed batch survives the process being killed (the WAL is in the OS's
+ * page cache), not a power loss. FULL: the WAL is fsync'd at every commit, so it survives
+ * that too: what `store.durability: sync` asks for.
+ */
+export type SqliteSynchronous = 'NORMAL' | 'FULL';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS berth_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,8 +58,6 @@ CREATE INDEX IF NOT EXISTS points_series_time ON points (model, version, metric,
 CREATE INDEX IF NOT EXISTS points_time ON points (time);
 `;
 
-const ph = (): string => '?';
-
 export class SqliteDecisionDb {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
@@ -59,17 +65,18 @@ export class SqliteDecisionDb {
   readonly #relabel: Database.Statement;
   readonly #exists: Database.Statement;
   readonly #insertPoint: Database.Statement;
+  readonly #probe: Database.Statement;
   readonly #cached = new Map<string, Database.Statement>();
   readonly #writeTx: (records: readonly DecisionRecord[]) => WriteResult;
 
-  constructor(path: string) {
+  constructor(path: string, synchronous: SqliteSynchronous = 'NORMAL') {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path);
     // auto_vacuum takes effect only before the first table exists; it lets retention give
     // pages back to the file system (incremental_vacuum) instead of only reusing them.
     this.#db.pragma('auto_vacuum = INCREMENTAL');
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('cache_size = -16000');
     this.#db.exec(SCHEMA);
@@ -82,9 +89,11 @@ export class SqliteDecisionDb {
     this.#relabel = this.#db.prepare('UPDATE decisions SET label = ?, label_time = ? WHERE model = ? AND id = ? AND (label_time IS NULL OR label_time <= ?)');
     this.#exists = this.#db.prepare('SELECT 1 FROM decisions WHERE model = ? AND id = ?').pluck();
     this.#insertPoint = this.#db.prepare('INSERT INTO points (time, metric, model, version, key, value) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#probe = this.#db.prepare("INSERT INTO berth_meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     this.#writeTx = this.#db.transaction((records: readonly DecisionRecord[]) => {
       const result = emptyWriteResult();
-      for (const r of records) {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
         const row = toRow(r);
         const info = this.#insert.run(
           row.model, row.id, row.time, row.version, row.inputs, row.inputs_hash, row.outputs, row.latency_ms,
@@ -92,7 +101,10 @@ export class SqliteDecisionDb {
         );
         if (info.changes === 1) result.inserted += 1;
         else if (sameDecision(this.#identity.get(row.model, row.id) as DecisionIdentity, r)) result.alreadyStored += 1;
-        else result.conflicts += 1;
+        else {
+          result.conflicts += 1;
+          result.conflictIndexes.push(i);
+        }
       }
       return result;
     });
@@ -102,7 +114,7 @@ export class SqliteDecisionDb {
     this.#db.prepare('INSERT INTO berth_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run('schema_version', String(SCHEMA_VERSION));
     const version = Number(this.#db.prepare('SELECT value FROM berth_meta WHERE key = ?').pluck().get('schema_version'));
     if (version > SCHEMA_VERSION) {
-      throw new BerthError('BERTH_ERR_STORE_SCHEMA', `the SQLite store ${this.#db.name} has schema version ${version}; this Berth knows up to ${SCHEMA_VERSION}`);
+      throw new BerthError('BERTH_ERR_STORE_SCHEMA', `the SQLite decision store has schema version ${version}; this Berth knows up to ${SCHEMA_VERSION}`);
     }
   }
 
@@ -117,6 +129,11 @@ export class SqliteDecisionDb {
 
   ping(): void {
     this.#db.prepare('SELECT 1').get();
+  }
+
+  /** A committed write: fails on a full or read-only disk, where SELECT 1 would not. */
+  probe(): void {
+    this.#probe.run(String(Date.now()));
   }
 
   writeDecisions(records: readonly DecisionRecord[]): WriteResult {
@@ -136,28 +153,10 @@ export class SqliteDecisionDb {
     })();
   }
 
-  queryDecisions(q: DecisionQuery, limit: number): StoredDecision[] {
-    const where = decisionWhere(q, ph);
-    const columns = decisionColumns(q, 'NULL', "'[]'");
-    const rows = this.#stmt(`SELECT ${columns} FROM decisions ${where.sql} ORDER BY time DESC, id DESC LIMIT ${limit}`).all(...where.params) as ReadRow[];
-    return rows.map((r) => fromRow(r, true));
-  }
-
-  countDecisions(q: Omit<DecisionQuery, 'limit'>): number {
-    const where = decisionWhere(q, ph);
-    return this.#stmt(`SELECT count(*) FROM decisions ${where.sql}`).pluck().get(...where.params) as number;
-  }
-
   writePoints(points: readonly TimeSeriesPoint[]): void {
     this.#db.transaction(() => {
       for (const p of points) this.#insertPoint.run(Math.trunc(p.time), p.metric, p.model, p.version, p.key, p.value);
     })();
-  }
-
-  queryPoints(q: TimeSeriesQuery, limit: number): TimeSeriesPoint[] {
-    const where = pointWhere(q, ph);
-    const rows = this.#stmt(`SELECT time, metric, model, version, key, value FROM points ${where.sql} ORDER BY time ASC LIMIT ${limit}`).all(...where.params);
-    return (rows as Parameters<typeof pointFromRow>[0][]).map(pointFromRow);
   }
 
   /**

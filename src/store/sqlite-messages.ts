@@ -1,21 +1,36 @@
 /**
  * @module store/sqlite-messages
- * The messages between the SQLite store (HTTP thread) and its worker thread.
+ * The messages between the SQLite store (HTTP thread) and its two worker threads: the
+ * writer (schema, decisions, feedback, time series, retention, probe) and the reader
+ * (queries). A running read is cancelled through a shared Int32Array: the store writes
+ * the read's message id into `cancel[0]`, the reader checks it between rows.
  */
-import type { FeedbackRow } from './rows.js';
+import type { SqliteSynchronous } from './sqlite-db.js';
+import type { FeedbackRow, ReadBudget } from './rows.js';
 import type { DecisionQuery, DecisionRecord, RetentionPolicy, TimeSeriesPoint, TimeSeriesQuery } from './store.js';
 
-export type SqliteRequest =
+export type SqliteWorkerData =
+  | { role: 'write'; path: string; synchronous: SqliteSynchronous }
+  | { role: 'read'; path: string; cancel: SharedArrayBuffer };
+
+export type SqliteWriteRequest =
   | { op: 'init' }
   | { op: 'ping' }
+  | { op: 'probe' }
   | { op: 'write'; records: readonly DecisionRecord[] }
   | { op: 'feedback'; model: string; rows: readonly FeedbackRow[] }
-  | { op: 'query'; query: DecisionQuery; limit: number }
-  | { op: 'count'; query: Omit<DecisionQuery, 'limit'> }
   | { op: 'writePoints'; points: readonly TimeSeriesPoint[] }
-  | { op: 'queryPoints'; query: TimeSeriesQuery; limit: number }
   | { op: 'retention'; policy: RetentionPolicy; now: number }
   | { op: 'close' };
+
+export type SqliteReadRequest =
+  | { op: 'query'; query: DecisionQuery; limit: number; budget: ReadBudget }
+  | { op: 'count'; query: Omit<DecisionQuery, 'limit'> }
+  | { op: 'queryPoints'; query: TimeSeriesQuery; limit: number; budget: ReadBudget }
+  | { op: 'storedIds'; model: string; ids: readonly string[] }
+  | { op: 'close' };
+
+export type SqliteRequest = SqliteWriteRequest | SqliteReadRequest;
 
 export type ToSqliteWorker = SqliteRequest & { id: number };
 

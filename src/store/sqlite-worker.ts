@@ -1,24 +1,20 @@
 /**
  * @module store/sqlite-worker
- * Body of the SQLite store's worker thread: owns the better-sqlite3 connection and answers
- * the store's messages one at a time, so a 500-row transaction blocks this thread, never
- * the HTTP one. Retention runs in chunks with a turn of the event loop between them, so
- * writes are not held up behind a large purge.
+ * Body of the SQLite store's worker threads. The writer owns the connection that writes
+ * (better-sqlite3 is synchronous, so a 500-row transaction blocks this thread, never the
+ * HTTP one); retention runs in chunks with a turn of the event loop between them, so writes
+ * are not held up behind a large purge. The reader owns a query-only connection and answers
+ * queries one at a time, stopping between rows when the store flags the query as cancelled.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isBerthError } from '../errors.js';
 import { SqliteDecisionDb } from './sqlite-db.js';
-import type { SqliteErrorPayload, ToSqliteWorker } from './sqlite-messages.js';
+import { SqliteReadDb } from './sqlite-reads.js';
+import type { SqliteErrorPayload, SqliteReadRequest, SqliteWorkerData, SqliteWriteRequest, ToSqliteWorker } from './sqlite-messages.js';
 
 if (parentPort === null) throw new Error('sqlite-worker must run in a worker thread');
 const port = parentPort;
-const path = (workerData as { path: string }).path;
-let db: SqliteDecisionDb | null = null;
-
-function open(): SqliteDecisionDb {
-  db ??= new SqliteDecisionDb(path);
-  return db;
-}
+const data = workerData as SqliteWorkerData;
 
 /** Content errors (constraint, too big, unbindable value) cannot succeed on retry; anything else might. */
 function payloadOf(err: unknown, op: ToSqliteWorker['op']): SqliteErrorPayload {
@@ -34,46 +30,71 @@ function payloadOf(err: unknown, op: ToSqliteWorker['op']): SqliteErrorPayload {
   return { kind: op === 'write' ? 'rejected' : 'unavailable', message };
 }
 
-async function handle(msg: ToSqliteWorker): Promise<unknown> {
+let writer: SqliteDecisionDb | null = null;
+const openWriter = (): SqliteDecisionDb => (writer ??= new SqliteDecisionDb(data.path, data.role === 'write' ? data.synchronous : 'NORMAL'));
+
+async function write(msg: SqliteWriteRequest): Promise<unknown> {
   switch (msg.op) {
     case 'init':
-      if (db === null) open();
-      else db.ping();
+      if (writer === null) openWriter();
+      else writer.ping();
       return null;
     case 'ping':
-      open().ping();
+      openWriter().ping();
+      return null;
+    case 'probe':
+      openWriter().probe();
       return null;
     case 'write':
-      return open().writeDecisions(msg.records);
+      return openWriter().writeDecisions(msg.records);
     case 'feedback':
-      return open().attachFeedback(msg.model, msg.rows);
-    case 'query':
-      return open().queryDecisions(msg.query, msg.limit);
-    case 'count':
-      return open().countDecisions(msg.query);
+      return openWriter().attachFeedback(msg.model, msg.rows);
     case 'writePoints':
-      open().writePoints(msg.points);
+      openWriter().writePoints(msg.points);
       return null;
-    case 'queryPoints':
-      return open().queryPoints(msg.query, msg.limit);
     case 'retention': {
       let deleted = 0;
       for (;;) {
-        const step = open().retentionStep(msg.policy, msg.now);
+        const step = openWriter().retentionStep(msg.policy, msg.now);
         deleted += step.decisions;
         if (step.done) return deleted;
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
     case 'close':
-      db?.close();
-      db = null;
+      writer?.close();
+      writer = null;
+      return null;
+  }
+}
+
+let reader: SqliteReadDb | null = null;
+const openReader = (): SqliteReadDb => (reader ??= new SqliteReadDb(data.path));
+const cancelFlag = data.role === 'read' ? new Int32Array(data.cancel) : new Int32Array(1);
+
+function read(msg: SqliteReadRequest & { id: number }): unknown {
+  const cancelled = (): boolean => Atomics.load(cancelFlag, 0) === msg.id;
+  switch (msg.op) {
+    case 'query':
+      return openReader().queryDecisions(msg.query, msg.limit, msg.budget, cancelled);
+    case 'count':
+      return openReader().countDecisions(msg.query);
+    case 'queryPoints':
+      return openReader().queryPoints(msg.query, msg.limit, msg.budget, cancelled);
+    case 'storedIds':
+      return openReader().storedIds(msg.model, msg.ids);
+    case 'close':
+      reader?.close();
+      reader = null;
       return null;
   }
 }
 
 port.on('message', (msg: ToSqliteWorker) => {
-  handle(msg).then(
+  const work = data.role === 'read'
+    ? Promise.resolve().then(() => read(msg as SqliteReadRequest & { id: number }))
+    : write(msg as SqliteWriteRequest);
+  work.then(
     (result) => port.postMessage({ id: msg.id, ok: true, result }),
     (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: payloadOf(err, msg.op) }),
   );

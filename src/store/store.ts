@@ -107,6 +107,54 @@ export interface WriteResult {
   alreadyStored: number;
   /** Records not stored because a different decision with the same (model, id) is stored: a client reused a request id. */
   conflicts: number;
+  /**
+   * Which records those conflicts were (indexes into the records given, ascending): with
+   * `store.durability: sync` each request learns whether its own decision was stored.
+   */
+  conflictIndexes: number[];
+}
+
+/** Options of a read (queryDecisions, countDecisions, queryPoints). */
+export interface ReadOptions {
+  /**
+   * Aborting it cancels the read: a queued read leaves the queue, a running one stops
+   * (SQLite: between rows; PostgreSQL: pg_cancel_backend). It then rejects with
+   * BERTH_ERR_QUERY_CANCELLED.
+   */
+  signal?: AbortSignal;
+}
+
+/** How decision-log reads are bounded, so reads can never hold up writes or the server. */
+export interface ReadLimits {
+  /** A decision query whose tensors (as stored) add up to more than this is refused (BERTH_ERR_QUERY_TOO_COSTLY, naming limit). */
+  maxResultBytes: number;
+  /** A read running longer than this is stopped and refused (BERTH_ERR_QUERY_TOO_COSTLY). */
+  timeoutMs: number;
+  /** Reads waiting beyond this many are refused at once (BERTH_ERR_STORE_BUSY, 503 with Retry-After). */
+  maxQueued: number;
+}
+
+/**
+ * maxResultBytes: measured on the shared 2-core development machine, 10,000 income decisions
+ * (about 6 MiB of stored tensors) cost the HTTP thread about 200 ms to receive from the
+ * reader and serialize; 2 MiB keeps one answer's share near 60 ms and still holds about
+ * 3,000 income decisions (the dashboard asks for at most 1,000). maxQueued: one dashboard
+ * refresh asks for 20–30 time series at once; a queue of 64 takes two open dashboards.
+ */
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 64 };
+
+/** Reads since the store was created, by how they ended; `queued` and `running` are now. */
+export interface ReadStats {
+  queued: number;
+  running: number;
+  completed: number;
+  /** Cancelled by the caller (the client went away): removed from the queue or stopped while running. */
+  cancelled: number;
+  /** Refused at once because maxQueued reads were waiting. */
+  refused: number;
+  /** Stopped for exceeding maxResultBytes or timeoutMs. */
+  tooCostly: number;
+  failed: number;
 }
 
 export interface PredictionStore {
@@ -133,13 +181,27 @@ export interface PredictionStore {
    * time (late deliveries do not undo a re-label); labels keep their JSON type.
    */
   attachFeedback(model: string, items: readonly FeedbackItem[]): Promise<{ attached: string[]; unknown: string[] }>;
-  queryDecisions(query: DecisionQuery): Promise<StoredDecision[]>;
-  countDecisions(query: Omit<DecisionQuery, 'limit'>): Promise<number>;
+  /**
+   * Reads run apart from writes (SQLite: their own worker thread and connection; PostgreSQL:
+   * their own pool), one queue bounded by ReadLimits, so a backlog of reads never delays a
+   * write. Cancellable through `options.signal`.
+   */
+  queryDecisions(query: DecisionQuery, options?: ReadOptions): Promise<StoredDecision[]>;
+  countDecisions(query: Omit<DecisionQuery, 'limit'>, options?: ReadOptions): Promise<number>;
+  /** The ids among `ids` that have a stored decision of `model` (the crash check's look-up). */
+  storedIds(model: string, ids: readonly string[]): Promise<Set<string>>;
   writePoints(points: readonly TimeSeriesPoint[]): Promise<void>;
-  queryPoints(query: TimeSeriesQuery): Promise<TimeSeriesPoint[]>;
+  queryPoints(query: TimeSeriesQuery, options?: ReadOptions): Promise<TimeSeriesPoint[]>;
   /** Deletes what the policy says; returns the number of decisions deleted. */
   applyRetention(policy: RetentionPolicy, now: number): Promise<number>;
   /** Cheap liveness check (e.g. SELECT 1); throws when the store is unreachable. */
   ping(): Promise<void>;
+  /**
+   * A real write (a row of berth_meta committed), so a full or read-only disk, a read-only
+   * replica or a locked database counts as down: what the logger probes a failed store with.
+   */
+  probe(): Promise<void>;
+  /** The reads so far, by outcome. */
+  readStats(): ReadStats;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { createStore } from '../../src/store/create-store.js';
 import { startPostgres, type PgServer } from '../helpers/postgres.js';
@@ -20,8 +21,8 @@ before(async () => {
 
 after(() => server?.destroy());
 
-storeContract('PostgreSQL', async (t) => {
-  const store = new PostgresStore({ url: server.url, schema: `contract_${++schemas}` });
+storeContract('PostgreSQL', async (t, reads) => {
+  const store = new PostgresStore({ url: server.url, schema: `contract_${++schemas}`, ...(reads === undefined ? {} : { reads }) });
   t.after(() => store.close());
   await store.init();
   return store;
@@ -48,7 +49,7 @@ test('PostgreSQL store: calls fail as unavailable while the server is down and w
     await server.start();
   }
   await store.init();
-  assert.deepEqual(await store.writeDecisions([decision(2)]), { inserted: 1, alreadyStored: 0, conflicts: 0 });
+  assert.deepEqual(await store.writeDecisions([decision(2)]), { inserted: 1, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
   assert.equal(await store.countDecisions({}), 2);
 });
 
@@ -64,4 +65,37 @@ test('PostgreSQL store: bad options are refused with messages that name them', (
   assert.throws(() => new PostgresStore({ url: 'mysql://x' }), /url must start with postgres:\/\//);
   assert.throws(() => new PostgresStore({ url: server.url, schema: 'Robert"); DROP TABLE' }), /schema must be a lower-case SQL identifier/);
   assert.throws(() => new PostgresStore({ url: server.url, maxConnections: 0 }), /maxConnections must be a positive integer/);
+});
+
+test('PostgreSQL store: a cancelled read is stopped on the server (pg_cancel_backend); a queued one is never sent', async (t) => {
+  const store = new PostgresStore({ url: server.url, schema: 'cancel', maxConnections: 2, reads: { maxQueued: 64 } });
+  t.after(() => store.close());
+  await store.writeDecisions([decision(1)]);
+  // Another session holds a lock on the table, so the read waits inside PostgreSQL: it is running there for certain.
+  const locker = new pg.Client({ connectionString: server.url });
+  await locker.connect();
+  t.after(() => locker.end());
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE cancel.decisions IN ACCESS EXCLUSIVE MODE');
+  const controllers = Array.from({ length: 10 }, () => new AbortController());
+  const reads = controllers.map((c) => store.queryDecisions({ limit: 10 }, { signal: c.signal }));
+  // A third session watches (pg_stat_activity is a snapshot per transaction: not the locker's).
+  const watcher = new pg.Client({ connectionString: server.url });
+  await watcher.connect();
+  t.after(() => watcher.end());
+  const active = async (): Promise<number> => Number((await watcher.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'berth-reads' AND state = 'active'")).rows[0].n);
+  for (let i = 0; (await active()) < 2; i++) {
+    if (i > 2000) throw new Error('the reads never became active');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual({ running: store.readStats().running, queued: store.readStats().queued }, { running: 2, queued: 8 });
+  for (const c of controllers) c.abort();
+  const outcomes = await Promise.allSettled(reads);
+  const errors = outcomes.map((o) => (o as PromiseRejectedResult).reason as Error & { code?: string; cause?: { message?: string } });
+  assert.ok(errors.every((e) => e.code === 'BERTH_ERR_QUERY_CANCELLED'), errors.map(String).join('\n'));
+  // The two running ones were cancelled by the server while waiting (SQLSTATE 57014), the eight queued never sent.
+  assert.equal(errors.filter((e) => /SQLSTATE 57014/.test(e.cause?.message ?? '')).length, 2);
+  await locker.query('COMMIT');
+  assert.deepEqual(store.readStats(), { queued: 0, running: 0, completed: 0, cancelled: 10, refused: 0, tooCostly: 0, failed: 0 });
+  assert.equal((await store.queryDecisions({})).length, 1);
 });

@@ -25,7 +25,7 @@ export interface V2Context {
   started: () => boolean;
   /** Who may call load/unload is decided by security/scopes; this only switches them off. */
   repositoryApi: { enabled: boolean };
-  /** Live monitoring: told about every finished inference (never blocks the response). */
+  /** Live monitoring: told about every finished inference (blocks the response only with store.durability: sync). */
   monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
   /** The server's body limit; an infer body is further bounded by what its version's signature can need. */
   bodyLimitBytes: number;
@@ -135,7 +135,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result);
     const ns = Number(process.hrtime.bigint() - t0);
     mv.observe('success', ns, result, decoded.request.batchSize);
-    ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
+    // store.durability sync: answered only once the decision is durable (else 503/409); async: nothing to wait for.
+    await ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
     return reply.type(enc.contentType).send(enc.body);
   };

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { isBerthError } from '../../../src/errors.js';
-import type { DecisionRecord, PredictionStore, StoredDecision } from '../../../src/store/store.js';
+import type { DecisionRecord, PredictionStore, ReadLimits, StoredDecision } from '../../../src/store/store.js';
 
-/** Opens a fresh, initialized, empty store for one test and closes it in t.after(). */
-export type OpenStore = (t: TestContext) => Promise<PredictionStore>;
+/** Opens a fresh, initialized, empty store for one test (with these read limits) and closes it in t.after(). */
+export type OpenStore = (t: TestContext, reads?: Partial<ReadLimits>) => Promise<PredictionStore>;
 
 const T0 = 1_800_000_000_000;
 
@@ -64,7 +64,7 @@ export function storeContract(name: string, open: OpenStore): void {
         prediction: { label: 1 },
       });
       const result = await store.writeDecisions([full, hashOnly, typed]);
-      assert.deepEqual(result, { inserted: 3, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(result, { inserted: 3, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
 
       const [got1] = await store.queryDecisions({ id: 'req-1' });
       assert.deepEqual(got1, { ...full, outputs: [{ name: 'y', datatype: 'FP64', shape: [3], data: [0.1, null, 12345.678] }], inputs: [
@@ -182,15 +182,15 @@ export function storeContract(name: string, open: OpenStore): void {
     test('rewriting a batch is idempotent; a reused id for another decision is a conflict and keeps the first', async (t) => {
       const store = await open(t);
       const batch = Array.from({ length: 20 }, (_, i) => decision(i));
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 20, alreadyStored: 0, conflicts: 0 });
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 20, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 20, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 20, conflicts: 0, conflictIndexes: [] });
       const mixed = [decision(20), decision(3), decision(99, { id: 'req-4' }), decision(21), decision(21)];
-      assert.deepEqual(await store.writeDecisions(mixed), { inserted: 2, alreadyStored: 2, conflicts: 1 });
+      assert.deepEqual(await store.writeDecisions(mixed), { inserted: 2, alreadyStored: 2, conflicts: 1, conflictIndexes: [2] });
       assert.equal(await store.countDecisions({}), 22);
       const [kept] = await store.queryDecisions({ id: 'req-4' });
       assert.equal(kept?.inputsHash, 'hash-4');
       // The same id under another model is another decision.
-      assert.deepEqual(await store.writeDecisions([decision(4, { model: 'iris' })]), { inserted: 1, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions([decision(4, { model: 'iris' })]), { inserted: 1, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
     });
 
     test('a batch with a record the database refuses fails as REJECTED and writes none of it', async (t) => {
@@ -198,7 +198,7 @@ export function storeContract(name: string, open: OpenStore): void {
       const bad = decision(2, { latencyMs: Number.NaN });
       await rejectsWith(store.writeDecisions([decision(1), bad, decision(3)]), 'BERTH_ERR_STORE_REJECTED');
       assert.equal(await store.countDecisions({}), 0);
-      assert.deepEqual(await store.writeDecisions([decision(1), decision(3)]), { inserted: 2, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions([decision(1), decision(3)]), { inserted: 2, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
     });
 
     test('feedback attaches to known ids, reports unknown ones, keeps the label type, and the newer label wins', async (t) => {
@@ -315,11 +315,11 @@ export function storeContract(name: string, open: OpenStore): void {
     test('a large batch (10,000) is written in one call', async (t) => {
       const store = await open(t);
       const batch = Array.from({ length: 10_000 }, (_, i) => decision(i, { model: i % 3 === 0 ? 'a' : 'b' }));
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 10_000, alreadyStored: 0, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 10_000, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
       assert.equal(await store.countDecisions({}), 10_000);
       assert.equal(await store.countDecisions({ model: 'a' }), 3334);
       assert.equal((await store.queryDecisions({ limit: 20_000 })).length, 10_000);
-      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 10_000, conflicts: 0 });
+      assert.deepEqual(await store.writeDecisions(batch), { inserted: 0, alreadyStored: 10_000, conflicts: 0, conflictIndexes: [] });
     });
 
     test('concurrent writers with overlapping batches store each decision once', async (t) => {
@@ -338,6 +338,73 @@ export function storeContract(name: string, open: OpenStore): void {
         store.writeDecisions([decision(5000)]),
       ]);
       assert.equal(await store.countDecisions({}), unique + 1);
+    });
+
+    test('probe() is a committed write that works on a healthy store; storedIds finds exactly the stored ids of a model', async (t) => {
+      const store = await open(t);
+      await store.probe();
+      await store.probe();
+      await store.writeDecisions([decision(1), decision(2), decision(3, { model: 'iris' })]);
+      assert.deepEqual([...(await store.storedIds('income', ['req-1', 'req-3', 'nope', 'req-2']))].sort(), ['req-1', 'req-2']);
+      assert.deepEqual([...(await store.storedIds('iris', ['req-1', 'req-3']))], ['req-3']);
+      assert.equal((await store.storedIds('income', [])).size, 0);
+      // The probe row is not a decision.
+      assert.equal(await store.countDecisions({}), 3);
+    });
+
+    test('a filter given as several values (a repeated URL parameter) is a bad query naming it, not a database error', async (t) => {
+      const store = await open(t);
+      await rejectsWith(store.queryDecisions({ id: ['a', 'b'] as unknown as string }), 'BERTH_ERR_STORE_INVALID_QUERY');
+      await assert.rejects(store.queryDecisions({ model: ['a', 'b'] as unknown as string }), /^BerthError: model: expected one string, got 2 values$/);
+      await rejectsWith(store.countDecisions({ version: [1] as unknown as string }), 'BERTH_ERR_STORE_INVALID_QUERY');
+      await rejectsWith(store.queryPoints({ metric: ['x'] as unknown as string }), 'BERTH_ERR_STORE_INVALID_QUERY');
+    });
+
+    test('a decision query whose tensors pass maxResultBytes is refused naming limit and saying how many fit; that many then work', async (t) => {
+      const store = await open(t, { maxResultBytes: 20_000 });
+      await store.writeDecisions(Array.from({ length: 400 }, (_, i) => decision(i)));
+      let fit = -1;
+      await assert.rejects(store.queryDecisions({ limit: 400 }), (err: unknown) => {
+        assert.ok(isBerthError(err, 'BERTH_ERR_QUERY_TOO_COSTLY'), String(err));
+        assert.equal(err.status, 400);
+        const m = /^limit: the 400 decisions asked for hold more than .* \(store\.queries\.maxResultBytes\); the newest (\d+) fit: ask for limit=\1 or fewer/.exec(err.message);
+        assert.ok(m !== null, err.message);
+        fit = Number(m[1]);
+        return true;
+      });
+      assert.ok(fit > 10 && fit < 400, `fit ${fit}`);
+      const newest = await store.queryDecisions({ limit: fit });
+      assert.equal(newest.length, fit);
+      assert.equal(newest[0]!.id, 'req-399');
+      await rejectsWith(store.queryDecisions({ limit: fit + 1 }), 'BERTH_ERR_QUERY_TOO_COSTLY');
+      // Without the tensors the same query is small.
+      assert.equal((await store.queryDecisions({ limit: 400, payload: false })).length, 400);
+      assert.equal(store.readStats().tooCostly, 2);
+    });
+
+    test('reads are cancellable: an aborted signal rejects as BERTH_ERR_QUERY_CANCELLED; reads are counted by outcome', async (t) => {
+      const store = await open(t);
+      await store.writeDecisions(Array.from({ length: 50 }, (_, i) => decision(i)));
+      await rejectsWith(store.queryDecisions({ limit: 10 }, { signal: AbortSignal.abort() }), 'BERTH_ERR_QUERY_CANCELLED');
+      // Many at once, all abandoned right away: each rejects as cancelled, none is left running or queued.
+      const controllers = Array.from({ length: 8 }, () => new AbortController());
+      const reads = controllers.map((c) => store.queryDecisions({ limit: 50 }, { signal: c.signal }));
+      for (const c of controllers) c.abort();
+      const outcomes = await Promise.allSettled(reads);
+      for (const o of outcomes) assert.ok(o.status === 'fulfilled' || isBerthError(o.reason, 'BERTH_ERR_QUERY_CANCELLED'), String((o as PromiseRejectedResult).reason));
+      assert.ok(outcomes.filter((o) => o.status === 'rejected').length >= 7, 'at most the one already answered completes');
+      assert.equal((await store.queryDecisions({ limit: 5 })).length, 5);
+      const s = store.readStats();
+      assert.deepEqual({ queued: s.queued, running: s.running, failed: s.failed }, { queued: 0, running: 0, failed: 0 });
+      assert.equal(s.cancelled + s.completed, 1 + 8 + 1);
+    });
+
+    test('a read running longer than timeoutMs is stopped and refused as too costly', async (t) => {
+      const store = await open(t, { timeoutMs: 1 });
+      const big = { name: 'x', datatype: 'FP32', shape: [1, 2000], data: Array.from({ length: 2000 }, (_, k) => k / 7) };
+      for (let i = 0; i < 5; i++) await store.writeDecisions(Array.from({ length: 1000 }, (_, k) => decision(i * 1000 + k, { inputs: [big] })));
+      // 5,000 decisions of 2,000 numbers each cannot be read and decoded in 1 ms.
+      await assert.rejects(store.queryDecisions({ limit: 5000 }), (err: unknown) => isBerthError(err, 'BERTH_ERR_QUERY_TOO_COSTLY') && /store\.queries\.timeoutMs \(1 ms\)/.test(err.message));
     });
 
     test('init is idempotent, ping answers, and a closed store refuses calls as unavailable', async (t) => {

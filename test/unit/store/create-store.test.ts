@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { createStore, parseStoreUrl } from '../../../src/store/create-store.js';
-import { StoreConfigSchema, loggerOptionsFor, retentionPolicyFor, storeTargetFor } from '../../../src/store/config.js';
+import { StoreConfigSchema, loggerOptionsFor, retentionPolicyFor, storeOptionsFor, storeTargetFor } from '../../../src/store/config.js';
 import { PostgresStore } from '../../../src/store/postgres-store.js';
 import { SqliteStore } from '../../../src/store/sqlite-store.js';
 
@@ -41,17 +41,22 @@ test('createStore makes the implementation the target names (nothing connects un
 });
 
 test('the store config: defaults, and what they turn into', () => {
-  const config = Value.Default(StoreConfigSchema, {}) as Parameters<typeof storeTargetFor>[0] & Parameters<typeof loggerOptionsFor>[0] & Parameters<typeof retentionPolicyFor>[0];
+  const config = Value.Default(StoreConfigSchema, {}) as Parameters<typeof storeTargetFor>[0] & Parameters<typeof loggerOptionsFor>[0] & Parameters<typeof retentionPolicyFor>[0] & Parameters<typeof storeOptionsFor>[0];
   assert.ok(Value.Check(StoreConfigSchema, config));
   assert.deepEqual(config, {
     enabled: true,
     dataDir: './berth-data',
+    durability: 'async',
+    queries: { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 64 },
     retention: { maxAgeDays: 30, maxDecisions: 0, intervalMinutes: 10 },
     logger: { flushIntervalMs: 200, batchSize: 500, bufferSize: 50_000, spoolMaxBytes: 1024 ** 3, writeTimeoutMs: 5000 },
   });
   assert.deepEqual(storeTargetFor(config), { kind: 'sqlite', path: 'berth-data/decisions.db' });
   assert.equal(storeTargetFor({ ...config, url: 'postgres://db/x' }), 'postgres://db/x');
-  assert.deepEqual(loggerOptionsFor(config), { dataDir: './berth-data', flushIntervalMs: 200, batchSize: 500, bufferSize: 50_000, spoolMaxBytes: 1024 ** 3, writeTimeoutMs: 5000 });
+  assert.deepEqual(storeOptionsFor(config), { durableCommits: false, reads: { maxResultBytes: 2 * 1024 * 1024, timeoutMs: 10_000, maxQueued: 64 } });
+  assert.equal(storeOptionsFor({ ...config, durability: 'sync' }).durableCommits, true);
+  assert.equal(Value.Check(StoreConfigSchema, { ...config, durability: 'fsync' }), false);
+  assert.deepEqual(loggerOptionsFor(config), { dataDir: './berth-data', durability: 'async', flushIntervalMs: 200, batchSize: 500, bufferSize: 50_000, spoolMaxBytes: 1024 ** 3, writeTimeoutMs: 5000 });
   assert.deepEqual(retentionPolicyFor(config), { maxAgeMs: 30 * 86_400_000, maxDecisions: 0 });
   assert.equal(Value.Check(StoreConfigSchema, { ...config, logger: { ...config.logger, batchSize: 0 } }), false);
   assert.equal(Value.Check(StoreConfigSchema, { ...config, extra: 1 }), false);

@@ -1,12 +1,14 @@
 /**
  * An in-memory PredictionStore for the decision logger's tests, with the failures a real
  * one has: down (every call fails as unavailable), slow (a write lands only after
- * `slowMs`, whatever the caller's timeout said), and content it refuses (poison ids).
- * Writes are idempotent on (model, id) like the real stores.
+ * `slowMs`, whatever the caller's timeout said), content it refuses (poison ids), and
+ * `writesFail` (init, ping and probe answer but every decision write fails: a nearly full
+ * disk, where a small write still fits). Writes are idempotent on (model, id) like the
+ * real stores.
  */
 import { BerthError } from '../../../src/errors.js';
 import type {
-  DecisionQuery, DecisionRecord, FeedbackItem, PredictionStore, RetentionPolicy, StoredDecision, TimeSeriesPoint,
+  DecisionQuery, DecisionRecord, FeedbackItem, PredictionStore, ReadStats, RetentionPolicy, StoredDecision, TimeSeriesPoint,
   TimeSeriesQuery, WriteResult,
 } from '../../../src/store/store.js';
 
@@ -18,8 +20,12 @@ export class FakeStore implements PredictionStore {
   readonly calls: number[] = [];
   mode: 'up' | 'down' | 'slow' = 'up';
   slowMs = 0;
+  /** Decision writes fail as unavailable while the rest answers. */
+  writesFail = false;
   readonly poison = new Set<string>();
   initCalls = 0;
+  /** When each probe() was called (performance.now()). */
+  readonly probeTimes: number[] = [];
   retentionCalls: { policy: RetentionPolicy; now: number }[] = [];
 
   #check(): void {
@@ -36,14 +42,30 @@ export class FakeStore implements PredictionStore {
     this.#check();
   }
 
+  async probe(): Promise<void> {
+    this.probeTimes.push(performance.now());
+    await Promise.resolve();
+    this.#check();
+  }
+
+  readStats(): ReadStats {
+    return { queued: 0, running: 0, completed: 0, cancelled: 0, refused: 0, tooCostly: 0, failed: 0 };
+  }
+
+  async storedIds(model: string, ids: readonly string[]): Promise<Set<string>> {
+    this.#check();
+    return new Set(ids.filter((id) => this.stored.has(`${model}/${id}`)));
+  }
+
   async writeDecisions(records: readonly DecisionRecord[]): Promise<WriteResult> {
     this.calls.push(records.length);
     if (this.mode === 'slow') await new Promise((r) => setTimeout(r, this.slowMs));
     else await Promise.resolve();
     this.#check();
+    if (this.writesFail) throw new BerthError('BERTH_ERR_STORE_UNAVAILABLE', 'fake store: database or disk is full');
     if (records.some((r) => this.poison.has(r.id))) throw new BerthError('BERTH_ERR_STORE_REJECTED', 'fake store refuses a poison id');
-    const result = { inserted: 0, alreadyStored: 0, conflicts: 0 };
-    for (const r of records) {
+    const result: WriteResult = { inserted: 0, alreadyStored: 0, conflicts: 0, conflictIndexes: [] };
+    for (const [i, r] of records.entries()) {
       const key = `${r.model}/${r.id}`;
       const prev = this.stored.get(key);
       if (prev === undefined) {
@@ -54,6 +76,7 @@ export class FakeStore implements PredictionStore {
         result.alreadyStored += 1;
       } else {
         result.conflicts += 1;
+        result.conflictIndexes.push(i);
       }
     }
     return result;

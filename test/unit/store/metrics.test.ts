@@ -19,8 +19,8 @@ test('decision log metrics: names, zero before bind, then counts, drops by reaso
   const metrics = new DecisionLogMetrics(registry);
   const names = (await registry.getMetricsAsJSON()).map((m) => m.name).sort();
   assert.deepEqual(names, [
-    'berth_decision_log_pending', 'berth_decision_spool_bytes', 'berth_decisions_dropped_total', 'berth_decisions_logged_total',
-    'berth_decisions_replayed_total', 'berth_decisions_spooled_total', 'berth_store_up', 'berth_store_write_duration_seconds',
+    'berth_decision_log_pending', 'berth_decision_spool_bytes', 'berth_decisions_crash_lost_total', 'berth_decisions_dropped_total', 'berth_decisions_logged_total',
+    'berth_decisions_replayed_total', 'berth_decisions_spooled_total', 'berth_store_queries_total', 'berth_store_up', 'berth_store_write_duration_seconds',
   ]);
   let text = await registry.metrics();
   assert.match(text, /^berth_store_up 0$/m);
