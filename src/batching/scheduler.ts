@@ -168,6 +168,12 @@ export class BatchScheduler {
     const removed = this.#queue.removeIf((x) => x === p);
     if (removed.length === 0) return; // already dispatched
     this.#queuedRows -= p.request.batchSize;
+    // The batching delay was armed for a request that is gone: with nothing left to wait for,
+    // a long maxQueueDelayMs would otherwise keep a timer (and the process) alive for nothing.
+    if (this.#queue.isEmpty() && this.#delayTimer !== undefined) {
+      clearTimeout(this.#delayTimer);
+      this.#delayTimer = undefined;
+    }
     this.#observer.queueDepthChanged?.(this.#queue.length);
     p.reject(new BerthError('BERTH_ERR_DEADLINE_EXCEEDED', `request '${p.request.id}' waited in the queue past its deadline and was not run`));
     this.#checkDrained();

@@ -190,6 +190,11 @@ export class ModelVersion {
     return this.#scheduler.queueDepth;
   }
 
+  /** How long a request queued now would wait (ms); 0 before any batch ran (see BatchScheduler.expectedWaitMs). */
+  get expectedWaitMs(): number {
+    return this.#scheduler.expectedWaitMs();
+  }
+
   get batching(): BatchScheduler['options'] {
     return this.#scheduler.options;
   }

@@ -89,6 +89,8 @@ test('64 concurrent requests to two models, batched as load allows, each get the
       { name: 'digits', file: DIGITS, config: readFileSync(join(EXAMPLES, 'digits/berth.yaml'), 'utf8') },
       { name: 'income', file: INCOME },
     ],
+    // Correctness under load, not shedding: admission by deadline only.
+    config: { models: { batching: { maxQueueWaitMs: 0 } } },
   });
   t.after(() => s.close());
   const jobs = makeJobs(64, 20240611);
@@ -142,8 +144,9 @@ test('regression: "some batch held more than one request" failed under load — 
 test('both models under sustained concurrent load in waves stay correct', async (t) => {
   const s = await startServer({
     models: [
-      { name: 'digits', file: DIGITS, config: 'maxBatchSize: 16\nbatching:\n  maxQueueDelayMs: 1\n' },
-      { name: 'income', file: INCOME, config: 'instanceCount: 2\n' },
+      // Correctness under load, not shedding: admission by deadline only (maxQueueWaitMs 0).
+      { name: 'digits', file: DIGITS, config: 'maxBatchSize: 16\nbatching:\n  maxQueueDelayMs: 1\n  maxQueueWaitMs: 0\n' },
+      { name: 'income', file: INCOME, config: 'instanceCount: 2\nbatching:\n  maxQueueWaitMs: 0\n' },
     ],
   });
   t.after(() => s.close());

@@ -36,9 +36,12 @@ function sendBig(url: string, model: string, bytes: Buffer, parameters: Record<s
 test('overload', async (t) => {
   const s = await startServer({
     models: [
-      { name: 'slow', file: SLOW, config: 'maxBatchSize: 1024\nbatching:\n  maxQueueSize: 2\n  maxQueueDelayMs: 0\n' },
-      { name: 'slow_deadline', file: SLOW, config: 'maxBatchSize: 1024\nbatching:\n  maxQueueSize: 64\n' },
-      { name: 'digits_nobatch', file: DIGITS, config: 'maxBatchSize: 8\nbatching:\n  enabled: false\n' },
+      // maxQueueWaitMs 0: admission by deadline only, so these parts see the queue bound alone.
+      { name: 'slow', file: SLOW, config: 'maxBatchSize: 1024\nbatching:\n  maxQueueSize: 2\n  maxQueueDelayMs: 0\n  maxQueueWaitMs: 0\n' },
+      { name: 'slow_deadline', file: SLOW, config: 'maxBatchSize: 1024\nbatching:\n  maxQueueSize: 64\n  maxQueueWaitMs: 0\n' },
+      // Holds requests for a fuller batch: a queued request's deadline passes before it runs.
+      { name: 'slow_hold', file: SLOW, config: 'maxBatchSize: 1024\nbatching:\n  maxQueueDelayMs: 600000\n  maxQueueWaitMs: 0\n' },
+      { name: 'digits_nobatch', file: DIGITS, config: 'maxBatchSize: 8\nbatching:\n  enabled: false\n  maxQueueWaitMs: 0\n' },
       { name: 'digits', file: DIGITS, config: readFileSync(join(EXAMPLES, 'digits/berth.yaml'), 'utf8') },
     ],
   });
@@ -117,28 +120,38 @@ test('overload', async (t) => {
     assert.ok(statuses.every((x) => x === 200 || x === 503), `only 200 and 503 under load: ${JSON.stringify(statuses)}`);
   });
 
-  await t.test('parameters.timeout passing while queued: 504 BERTH_ERR_DEADLINE_EXCEEDED; a huge timeout does not expire at once (regression)', async () => {
+  await t.test('a deadline shorter than the expected wait: 503 BERTH_ERR_OVERLOADED at once; passing while queued: 504; a huge timeout does not expire at once (regression)', async () => {
     const model = s.app.manager.resolve('slow_deadline');
     const busy = Array.from({ length: 8 }, () => sendBig(u, 'slow_deadline', bytes));
-    // Requests wait in the queue only while the instance is busy (maxQueueDelayMs 0).
-    await waitFor('a busy instance with a queue', () => model.queueDepth >= 1, 10_000, 1);
+    // Requests wait in the queue only while the instance is busy (maxQueueDelayMs 0); the
+    // expected wait is known once a batch has run.
+    await waitFor('a busy instance with a queue and a measured batch time', () => model.queueDepth >= 1 && model.expectedWaitMs > 5, 30_000, 1);
     const small = bytes.subarray(0, 256 * 4);
     // Regression: a timeout beyond setTimeout's 2^31 - 1 ms range (a client's "never") expired at once.
     const never = sendBig(u, 'slow_deadline', small, { timeout: Number.MAX_SAFE_INTEGER });
     const late = await sendBig(u, 'slow_deadline', small, { timeout: 1000 }); // 1 ms, Triton-style microseconds
-    assert.equal(late.status, 504, JSON.stringify(late.json));
-    assert.equal(late.json.code, 'BERTH_ERR_DEADLINE_EXCEEDED');
+    assert.equal(late.status, 503, JSON.stringify(late.json));
+    assert.equal(late.json.code, 'BERTH_ERR_OVERLOADED');
+    assert.match(late.json.error, /its deadline/);
+    assert.ok(Number(late.headers.get('retry-after-ms')) > 1, 'Retry-After-Ms on an admission refusal');
     const generous = sendBig(u, 'slow_deadline', small, { timeout: 60_000_000 });
     for (const r of await Promise.all(busy)) assert.equal(r.status, 200, JSON.stringify(r.json));
     for (const g of [await generous, await never]) {
       assert.equal(g.status, 200, JSON.stringify(g.json));
       assert.ok(maxAbsDiff(outputValues(g, 'y'), ref.slice(0, 256)) <= 1e-5);
     }
+    // slow_hold waits up to 10 minutes for a fuller batch: admitted (nothing ahead of it), its
+    // 200 ms deadline passes in the queue.
+    const held = await sendBig(u, 'slow_hold', small, { timeout: 200_000 });
+    assert.equal(held.status, 504, JSON.stringify(held.json));
+    assert.equal(held.json.code, 'BERTH_ERR_DEADLINE_EXCEEDED');
     const samples = await scrape(u);
-    assert.equal(metricSum(samples, 'berth_inference_requests_total', { model: 'slow_deadline', outcome: 'timeout' }), 1);
+    assert.equal(metricSum(samples, 'berth_inference_requests_total', { model: 'slow_deadline', outcome: 'rejected' }), 1);
+    assert.equal(metricSum(samples, 'berth_inference_requests_total', { model: 'slow_hold', outcome: 'timeout' }), 1);
     const stats = (await getJson(`${u}/v2/models/slow_deadline/stats`)).json.model_stats[0];
-    assert.equal(stats.inference_stats.fail.count, 1);
     assert.equal(stats.inference_stats.success.count, 10);
+    const heldStats = (await getJson(`${u}/v2/models/slow_hold/stats`)).json.model_stats[0];
+    assert.equal(heldStats.inference_stats.fail.count, 1);
   });
 
   await t.test('batching switched off: every request runs alone and answers correctly', async () => {

@@ -473,3 +473,16 @@ describe('BatchScheduler', () => {
     assert.deepEqual(data(await p2), [6]);
   });
 });
+
+test('regression: a request that expired while waiting for a fuller batch left the batching-delay timer armed (the process stayed alive for maxQueueDelayMs)', async () => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const wall = { now: () => Date.now() };
+  const s = new BatchScheduler({ ...BASE, maxQueueDelayMs: 600_000 }, [new FakeInstance()], {}, wall);
+  const doomed = s.submit(req([1], { deadlineMs: wall.now() + 20 }));
+  assert.equal(timers(), before + 2, 'a deadline timer and the batching-delay timer');
+  await assert.rejects(doomed, (e: unknown) => isBerthError(e, 'BERTH_ERR_DEADLINE_EXCEEDED'));
+  assert.equal(s.queueDepth, 0);
+  assert.equal(timers(), before, 'no timer left once the queue is empty');
+  await s.drain();
+});
