@@ -313,7 +313,8 @@ export function storeContract(name: string, open: OpenStore): void {
     });
 
     test('a large batch (10,000) is written in one call', async (t) => {
-      const store = await open(t);
+      // Reading all 10,000 back passes the default 2 MiB answer cap (tested below): raise it here.
+      const store = await open(t, { maxResultBytes: 64 * 1024 * 1024 });
       const batch = Array.from({ length: 10_000 }, (_, i) => decision(i, { model: i % 3 === 0 ? 'a' : 'b' }));
       assert.deepEqual(await store.writeDecisions(batch), { inserted: 10_000, alreadyStored: 0, conflicts: 0, conflictIndexes: [] });
       assert.equal(await store.countDecisions({}), 10_000);
