@@ -59,6 +59,7 @@ export const ConfigSchema = Type.Object(
         driftMaxRowsPerSecond: Type.Integer({ minimum: 1, default: 1000, description: 'Above this many rows a second per model version, drift windows take a uniform random sample of the rows (the share is in /api/drift as sampleRate): drift costs CPU per row, and its tests need thousands of rows per window, not every one.' }),
         keepInputs: Type.Boolean({ default: true, description: 'Keep request inputs in the decision log (else only a hash); a model\'s monitoring.keepInputs overrides.' }),
         maxInputBytes: Type.Integer({ minimum: 0, default: 65536, description: 'Inputs larger than this are logged as a hash only.' }),
+        decisionIds: Type.Union([Type.Literal('client'), Type.Literal('server')], { default: 'client', description: 'The id a decision is logged under (and feedback names): client = the request id, prefixed "<token>:" when API tokens are configured so a client cannot claim another\'s ids; server = an id only the server knows before answering (when labels feed retraining). The response carries it as parameters.decision_id and the Berth-Decision-Id header.' }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -34,8 +34,10 @@ export interface ModelSignature {
 }
 
 export interface InferenceRequest {
-  /** Request id: the client's, or one the server assigned. Decisions and feedback are keyed on it. */
+  /** Request id: the client's, or one the server assigned; echoed in the response. */
   id: string;
+  /** The id the decision is logged under and feedback names, when it differs from `id` (see decision/ids). */
+  decisionId?: string;
   /** Inputs in the model's declared input order, validated against its signature. */
   inputs: Tensor[];
   /** Names of the outputs to return, in the requested order (all outputs when the client named none). */

@@ -351,7 +351,7 @@ export class Monitor {
   recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number): Promise<void> | undefined {
     const now = this.#clock.now();
     this.#monitorOf(mv)?.window.recordSuccess(now, latencyMs, request.batchSize);
-    const ticket = this.#opts.decisions?.reserve?.(mv.model, request.id);
+    const ticket = this.#opts.decisions?.reserve?.(mv.model, request.decisionId ?? request.id);
     this.#pending.push({ mv, request, result, latencyMs, time: now, ticket });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -447,7 +447,7 @@ export class Monitor {
         maxInputBytes: this.#opts.maxInputBytes,
       });
       const record: DecisionRecord = {
-        id: request.id,
+        id: request.decisionId ?? request.id,
         time: it.time,
         model: mv.model,
         version: String(mv.version),

@@ -189,6 +189,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     repositoryApi: { enabled: config.repository.api.enabled },
     ...(monitor === undefined ? {} : { monitor }),
     bodyLimitBytes: config.server.bodyLimitBytes,
+    decisionIds: config.monitoring.decisionIds,
   });
   if (monitor !== undefined) {
     registerMonitoringRoutes(http, { manager, monitor, store, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });

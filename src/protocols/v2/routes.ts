@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, isBerthError } from '../../errors.js';
 import type { ModelVersion } from '../../inference/model-version.js';
+import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
 import type { RequestOutcome } from '../../metrics/server-metrics.js';
 import type { Monitor } from '../../monitoring/monitor.js';
 import type { ModelManager } from '../../repository/manager.js';
@@ -29,6 +30,8 @@ export interface V2Context {
   monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
   /** The server's body limit; an infer body is further bounded by what its version's signature can need. */
   bodyLimitBytes: number;
+  /** How decision ids are chosen (monitoring.decisionIds). */
+  decisionIds: DecisionIdMode;
 }
 
 type ModelParams = { model: string; version?: string };
@@ -123,6 +126,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       mv.observe('invalid', Number(process.hrtime.bigint() - t0));
       throw err;
     }
+    const decisionId = decisionIdFor(ctx.decisionIds, decoded.request.id, decoded.clientId, req.principal);
+    if (decisionId !== decoded.request.id) decoded.request.decisionId = decisionId;
     let result;
     try {
       result = await mv.infer(decoded.request);
@@ -132,12 +137,13 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       if (outcome !== 'invalid') ctx.monitor?.recordFailure(mv);
       throw err;
     }
-    const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result);
+    const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result, decoded.request.decisionId === undefined ? undefined : { decision_id: decisionId });
     const ns = Number(process.hrtime.bigint() - t0);
     mv.observe('success', ns, result, decoded.request.batchSize);
     // store.durability sync: answered only once the decision is durable (else 503/409); async: nothing to wait for.
     await ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
+    if (ctx.monitor !== undefined) reply.header(DECISION_ID_HEADER, decisionId);
     return reply.type(enc.contentType).send(enc.body);
   };
   // Before the body is read: refuse what this version can never need (Content-Length, or counted as it streams in).
