@@ -99,5 +99,6 @@ export const ENV_VARS: Record<string, { path: string[]; type: 'string' | 'intege
   BERTH_WORKERS: { path: ['runtime', 'workers'], type: 'integer' },
   BERTH_LOG_LEVEL: { path: ['logging', 'level'], type: 'string' },
   BERTH_DATA_DIR: { path: ['store', 'dataDir'], type: 'string' },
+  BERTH_PERSONAL_KEY: { path: ['store', 'personalKey'], type: 'string' },
   BERTH_STORE_URL: { path: ['store', 'url'], type: 'string' },
 };

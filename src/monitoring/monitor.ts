@@ -10,6 +10,7 @@
  * Drift windows live in a worker thread (drift/worker-service): the HTTP thread only sends
  * rows and receives reports.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DriftReport } from '../drift/report.js';
@@ -28,6 +29,7 @@ import { CALIBRATION_FILE, parseCalibration, type Calibration } from './calibrat
 import { CONCEPT_SHIFT_CAVEAT, ESTIMATE_INTERVAL, estimateBinary, estimateMulticlass, type PerformanceEstimate } from './estimate.js';
 import { classificationQuality, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
 import { columnsFor, REFERENCE_PROFILE_FILE, type ColumnSource } from './reference.js';
+import { personalRedactor, type PersonalRedactor } from './personal.js';
 import { classProbabilities, type ClassificationTask, type ClassProbabilities } from './scores.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
 import type { SignalName, SignalSample } from './alerts/types.js';
@@ -81,6 +83,8 @@ export interface MonitorOptions {
   keepInputs: boolean;
   /** Inputs larger than this (bytes of tensor data) are logged as a hash only. */
   maxInputBytes: number;
+  /** The key for personal fields (monitoring/personal); asked for only when a spec marks some. */
+  personalKey?: () => Buffer;
   /** Where drift windows are kept and tested; default a worker thread (WorkerDriftService). */
   drift?: DriftService;
 }
@@ -265,6 +269,8 @@ export class Monitor {
   readonly #random: () => number;
   readonly #versions = new Map<string, VersionMonitor>();
   #pending: Pending[] = [];
+  readonly #redactors = new WeakMap<ModelVersion, PersonalRedactor | null>();
+  #key: Buffer | undefined;
   #flushScheduled = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -442,7 +448,8 @@ export class Monitor {
       if (out !== undefined) prediction = { value: Number(out.data[0]) };
     }
     if (this.#opts.decisions !== undefined) {
-      const { inputs, inputsHash } = inputsForLog(request.inputs, {
+      const logged = this.#redactorOf(mv)?.redact(request.inputs) ?? request.inputs;
+      const { inputs, inputsHash } = inputsForLog(logged, {
         keepInputs: mv.settings.monitoring.keepInputs ?? this.#opts.keepInputs,
         maxInputBytes: this.#opts.maxInputBytes,
       });
@@ -451,7 +458,7 @@ export class Monitor {
         time: it.time,
         model: mv.model,
         version: String(mv.version),
-        inputs: inputs === null ? null : request.inputs.map(logTensor),
+        inputs: inputs === null ? null : logged.map(logTensor),
         inputsHash,
         outputs: result.outputs.map(logTensor),
         latencyMs: it.latencyMs,
@@ -464,6 +471,23 @@ export class Monitor {
       if (vm !== undefined) vm.logged += 1;
     }
     return probabilities;
+  }
+
+  /** The personal-field redactor of a version (null: its spec marks none). */
+  #redactorOf(mv: ModelVersion): PersonalRedactor | undefined {
+    let r = this.#redactors.get(mv);
+    if (r === undefined) {
+      const spec = mv.preprocessing?.tabular;
+      r = (spec === undefined ? undefined : personalRedactor(spec, this.#personalKey())) ?? null;
+      this.#redactors.set(mv, r);
+      if (r !== null) this.#opts.log.info({ model: mv.model, version: mv.version, personal: r.columns }, 'personal fields are hashed or dropped in the decision log');
+    }
+    return r ?? undefined;
+  }
+
+  #personalKey(): Buffer {
+    if (this.#key === undefined) this.#key = this.#opts.personalKey?.() ?? randomBytes(32);
+    return this.#key;
   }
 
   // --- feedback ---------------------------------------------------------------------

@@ -39,6 +39,8 @@ export interface TabularSpec {
   numeric: { numberPattern: string };
   label?: { column: string; positiveClass?: string; negativeClass?: string; encoding?: Record<string, string> };
   source?: { delimiter?: string; commentPrefix?: string };
+  /** Raw columns kept out of the decision log in clear: hashed (keyed) or dropped (monitoring/personal). */
+  personal?: Record<string, 'hash' | 'drop'>;
 }
 
 export type RawRecord = readonly string[] | Readonly<Record<string, unknown>>;
@@ -70,6 +72,13 @@ export function checkTabularSpec(raw: unknown, where: string): TabularSpec {
     width += f.width;
   }
   if (width !== s.featureCount) fail(`${where}: features cover ${width} slots, featureCount says ${s.featureCount}`);
+  if (s.personal !== undefined) {
+    if (typeof s.personal !== 'object' || s.personal === null || Array.isArray(s.personal)) fail(`${where}: personal: expected an object {"<column>": "hash" | "drop"}`);
+    for (const [column, policy] of Object.entries(s.personal)) {
+      if (!s.rawColumns.includes(column)) fail(`${where}: personal: '${column}' is not in rawColumns`);
+      if (policy !== 'hash' && policy !== 'drop') fail(`${where}: personal.${column}: expected "hash" or "drop", got ${JSON.stringify(policy)}`);
+    }
+  }
   return s as TabularSpec;
 }
 

@@ -16,6 +16,7 @@ import { registerDashboardRoutes } from '../dashboard/routes.js';
 import type { Logger } from '../logging/logger.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
 import { registerV2Routes } from '../protocols/v2/routes.js';
+import { personalKey } from '../monitoring/personal.js';
 import { AlertEngine, createNotifiers, defaultAlertRules, resolveAlertRules } from '../monitoring/alerts/index.js';
 import { MonitoringMetrics } from '../monitoring/metrics.js';
 import { Monitor } from '../monitoring/monitor.js';
@@ -117,6 +118,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
         driftMaxRowsPerSecond: mon.driftMaxRowsPerSecond,
         keepInputs: mon.keepInputs,
         maxInputBytes: mon.maxInputBytes,
+        personalKey: () => personalKey(storeConfig.personalKey, storeConfig.dataDir),
       })
     : undefined;
   const manager = new ModelManager({

@@ -17,6 +17,7 @@ export const StoreConfigSchema = Type.Object(
       minLength: 1,
       description: 'Where decisions are stored: postgres://user:pass@host:port/db[?schema=name] for a PostgreSQL store shared by several replicas, or sqlite:///abs/path.db. Default: SQLite at <dataDir>/decisions.db.',
     })),
+    personalKey: Type.Optional(Type.String({ minLength: 16, description: 'Key for hashing the fields a preprocessing spec marks personal ("hash") in the decision log; the same on every replica sharing a store. Default: a random key kept in <dataDir>/personal.key.' })),
     dataDir: Type.String({ minLength: 1, default: './berth-data', description: 'Data directory (--data-dir): the SQLite store, the spool of decisions waiting for a store that is down, and the acknowledgement journal.' }),
     durability: Type.Union([Type.Literal('async'), Type.Literal('sync')], {
       default: 'async',
