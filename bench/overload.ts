@@ -1,0 +1,118 @@
+/**
+ * @module bench/overload
+ * Overload shedding (issue 9 item 5): the income model under 1,000 connections, with
+ * admission by expected wait (the default, batching.maxQueueWaitMs 50 ms) and, as the
+ * baseline in the same run, with it off (maxQueueWaitMs 0: every request queues, as before).
+ * The server runs in a child process with the decision log on, wrk holds the connections,
+ * and this process sends a probe: one request at a time, first on the idle server (light
+ * load), then while wrk floods it. The probe's answered (200) latencies are a sample of what
+ * an admitted request sees; its 503s show how fast a refusal comes.
+ *
+ * Usage: npx tsx bench/overload.ts [--seconds 12] [--connections 1000]
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './lib/child.js';
+import { LatencyHistogram } from './lib/histogram.js';
+import { findWrk, runWrk } from './lib/wrk.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+};
+const seconds = arg('--seconds', 12);
+const connections = arg('--connections', 1000);
+const wrk = findWrk();
+if (wrk === undefined) throw new Error('bench/overload needs wrk (apt-get install wrk)');
+
+const scratch = mkdtempSync(join(tmpdir(), 'berth-bench-overload-'));
+// No id in the body: each request is its own decision, as with real clients.
+const body = JSON.parse(readFileSync(join(ROOT, 'examples/requests/income-one.json'), 'utf8')) as Record<string, unknown>;
+delete body.id;
+const bodyFile = join(scratch, 'income-one.json');
+writeFileSync(bodyFile, JSON.stringify(body));
+const bodyText = JSON.stringify(body);
+
+function repository(tag: string, yaml: string): string {
+  const repo = join(scratch, tag);
+  mkdirSync(join(repo, 'income'), { recursive: true });
+  cpSync(join(ROOT, 'examples/models/income/1'), join(repo, 'income/1'), { recursive: true });
+  cpSync(join(ROOT, 'examples/models/income/preprocessing.json'), join(repo, 'income/preprocessing.json'));
+  if (yaml !== '') writeFileSync(join(repo, 'income/berth.yaml'), yaml);
+  return repo;
+}
+
+interface Probe {
+  ok: LatencyHistogram;
+  refused: LatencyHistogram;
+  other: number;
+}
+
+/** Sends one request at a time until `until` (ms, performance.now()). */
+async function probe(url: string, until: number): Promise<Probe> {
+  const p: Probe = { ok: new LatencyHistogram(), refused: new LatencyHistogram(), other: 0 };
+  while (performance.now() < until) {
+    const t0 = process.hrtime.bigint();
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyText });
+    await res.arrayBuffer();
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (res.status === 200) p.ok.recordNs(ns);
+    else if (res.status === 503) p.refused.recordNs(ns);
+    else p.other += 1;
+  }
+  return p;
+}
+
+const ms = (h: LatencyHistogram, q: number): number => (h.count === 0 ? NaN : h.percentileNs(q) / 1e6);
+
+interface ModeResult {
+  mode: string;
+  light: { p50: number; p99: number; n: number };
+  overload: { p50: number; p99: number; n: number; refused: number; refusedP99: number; other: number };
+  wrk: { rps: number; non200Share: number; socketErrors: number };
+}
+
+async function measure(mode: string, yaml: string): Promise<ModeResult> {
+  const repo = repository(mode.replace(/\W+/g, '-'), yaml);
+  const child = await startChild(join(ROOT, 'bench/lib/server-main.ts'), [repo], { cwd: ROOT, timeoutMs: 60_000 });
+  try {
+    const url = `${child.ready.trim().split(/\s+/)[0]}/v2/models/income/infer`;
+    await probe(url, performance.now() + 1000); // warm-up
+    const light = await probe(url, performance.now() + 5000);
+    const flood = runWrk(wrk!, { url, bodyFile, headers: { 'Content-Type': 'application/json' }, concurrency: connections, seconds, cwd: ROOT }, scratch);
+    await new Promise((r) => setTimeout(r, 2000)); // let the connections open and the queue fill
+    const loaded = await probe(url, performance.now() + (seconds - 3) * 1000);
+    const w = await flood;
+    return {
+      mode,
+      light: { p50: ms(light.ok, 50), p99: ms(light.ok, 99), n: light.ok.count },
+      overload: { p50: ms(loaded.ok, 50), p99: ms(loaded.ok, 99), n: loaded.ok.count, refused: loaded.refused.count, refusedP99: ms(loaded.refused, 99), other: loaded.other },
+      wrk: { rps: w.requests / w.seconds, non200Share: w.requests === 0 ? 0 : w.non200 / w.requests, socketErrors: w.socketErrors },
+    };
+  } finally {
+    await child.stop();
+  }
+}
+
+try {
+  const results = [
+    await measure('shedding (maxQueueWaitMs 50, default)', ''),
+    await measure('baseline: queue everything (maxQueueWaitMs 0)', 'batching:\n  maxQueueWaitMs: 0\n'),
+  ];
+  const file = join(ROOT, 'bench/results', `overload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ connections, seconds, results }, null, 2)}\n`);
+  const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  process.stdout.write(`income infer, ${connections} connections (wrk, ${seconds} s) + a one-at-a-time probe; decision log on\n`);
+  process.stdout.write('| mode | light p50 ms | light p99 ms | admitted p50 ms | admitted p99 ms | admitted p99 ÷ light p99 | probe refused | refusal p99 ms | wrk req/s | wrk non-200 |\n');
+  process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
+  for (const r of results) {
+    const share = r.overload.refused / Math.max(1, r.overload.refused + r.overload.n);
+    process.stdout.write(`| ${r.mode} | ${f(r.light.p50, 2)} | ${f(r.light.p99, 2)} | ${f(r.overload.p50, 2)} | ${f(r.overload.p99, 2)} | ${f(r.overload.p99 / r.light.p99, 2)} | ${(100 * share).toFixed(1)}% of ${r.overload.refused + r.overload.n} | ${f(r.overload.refusedP99, 2)} | ${f(r.wrk.rps, 0)} | ${(100 * r.wrk.non200Share).toFixed(1)}% |\n`);
+  }
+  process.stdout.write(`(${file})\n`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
