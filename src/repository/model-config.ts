@@ -33,7 +33,7 @@ export const BatchingSchema = Type.Object(
     maxQueueDelayMs: Type.Optional(Type.Number({ minimum: 0, description: 'How long the oldest request may wait for a fuller batch (ms).' })),
     preferredBatchSizes: Type.Optional(Type.Array(Int(1, 'A batch size.'), { description: 'Batch sizes sent without waiting.' })),
     maxQueueSize: Type.Optional(Int(1, 'Requests that may wait; more get 503.')),
-    maxQueueWaitMs: Type.Optional(Type.Number({ minimum: 0, description: 'Admission by expected wait: a request that would wait in the queue longer than this (ms; never less than two batches\' time) or than its own deadline is refused at once with 503 and Retry-After; 0 = by deadline only.' })),
+    maxQueueWaitMs: Type.Optional(Type.Number({ minimum: 0, description: 'Admission by expected wait: a request that would wait in the queue longer than this (ms; never less than two batches\' time) or than its own deadline is refused at once with 503 and Retry-After; 0 (default) = by deadline only (see docs/protocol.md for why shedding is not yet the default).' })),
     queueTimeoutMs: Type.Optional(Type.Number({ minimum: 0, description: 'Default deadline for a queued request (ms); 0 = none.' })),
     probe: Type.Optional(Type.Boolean({ description: 'Before merging requests, prove at load that rows are independent (rows run alone and stacked agree); false trusts the dynamic first dimension (default true).' })),
   },
@@ -170,7 +170,7 @@ export interface ResolvedModelSettings {
 
 export const BUILTIN_DEFAULTS = {
   maxBatchSize: 32,
-  batching: { enabled: true, maxQueueDelayMs: 0, preferredBatchSizes: [] as number[], maxQueueSize: 1024, maxQueueWaitMs: 50, queueTimeoutMs: 30_000, probe: true },
+  batching: { enabled: true, maxQueueDelayMs: 0, preferredBatchSizes: [] as number[], maxQueueSize: 1024, maxQueueWaitMs: 0, queueTimeoutMs: 30_000, probe: true },
   instanceCount: 1,
 } as const;
 
