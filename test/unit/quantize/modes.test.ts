@@ -139,18 +139,48 @@ for (const [transB, bias, alpha] of [[false, false, 1], [true, true, 1], [true, 
   });
 }
 
-test('dynamic per-channel is closer than per-tensor when one column is 20× larger', async () => {
+test('dynamic per-channel weights: each column dequantizes within half its own step, far finer than per tensor when one column is 20× larger', async () => {
+  // A property of the weight arithmetic, not of ORT's integer kernels: on x86 without VNNI the
+  // u8×s8 kernels can saturate, so which model's *outputs* are closer depends on the CPU
+  // (issue 8: per-channel 0.4657 vs per-tensor 0.3953 on an AVX2-only EPYC). The output
+  // comparison lives in bench/quantize.ts.
   const k = 32, n = 16;
   const model = matmulModel(k, n);
   const w = model.graph!.initializer![0]!;
   const data = tensorToFloat32(w).slice();
   for (let i = 0; i < k; i++) data[i * n] = data[i * n]! * 20; // one column 20× larger
   w.rawData = Buffer.from(data.buffer);
-  const ds = dataset([8, k], 4);
+  /** Per column: largest |dequantize(quantize(W)) − W|, and the column's scale. */
+  const weightError = async (perChannel: boolean): Promise<{ err: Float64Array; scale: Float64Array }> => {
+    const q = decodeModel((await convert(model, perChannel ? 'pc' : 'pt', { mode: 'dynamic', perChannel })).bytes);
+    const init = new Map(q.graph!.initializer!.map((t) => [t.name, t]));
+    const wq = init.get('w_quantized')!, ws = init.get('w_scale')!, wz = init.get('w_zero_point')!;
+    assert.equal(wq.dataType, DataType.INT8);
+    const qv = new Int8Array(wq.rawData!.buffer, wq.rawData!.byteOffset, wq.rawData!.byteLength);
+    const scales = tensorToFloat32(ws);
+    const zps = new Int8Array(wz.rawData!.buffer, wz.rawData!.byteOffset, wz.rawData!.byteLength);
+    assert.equal(scales.length, perChannel ? n : 1);
+    const err = new Float64Array(n), scale = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const s = scales[perChannel ? j : 0]!, z = zps[perChannel ? j : 0] ?? 0;
+      scale[j] = s;
+      for (let i = 0; i < k; i++) err[j] = Math.max(err[j]!, Math.abs((qv[i * n + j]! - z) * s - data[i * n + j]!));
+    }
+    return { err, scale };
+  };
+  const pt = await weightError(false);
+  const pc = await weightError(true);
+  for (let j = 0; j < n; j++) {
+    // Symmetric int8: step = max|W_col| / 127; rounding is off by at most half a step (float32 slack).
+    let colMax = 0;
+    for (let i = 0; i < k; i++) colMax = Math.max(colMax, Math.abs(data[i * n + j]!));
+    assert.ok(Math.abs(pc.scale[j]! - colMax / 127) <= 1e-6 * colMax, `column ${j}: scale ${pc.scale[j]} vs ${colMax / 127}`);
+    assert.ok(pc.err[j]! <= pc.scale[j]! / 2 * (1 + 1e-5), `column ${j}: per-channel error ${pc.err[j]} > half step ${pc.scale[j]! / 2}`);
+    assert.ok(pt.err[j]! <= pt.scale[j]! / 2 * (1 + 1e-5), `column ${j}: per-tensor error ${pt.err[j]} > half step`);
+  }
   // The other columns lose resolution per tensor (their step is set by column 0), not per channel.
-  const perTensor = await compare(model, (await convert(model, 'pt', { mode: 'dynamic' })).bytes, ds.inputs, true);
-  const perChannel = await compare(model, (await convert(model, 'pc', { mode: 'dynamic', perChannel: true })).bytes, ds.inputs, true);
-  assert.ok(perChannel < perTensor, `per-channel ${perChannel} vs per-tensor ${perTensor}`);
+  const worst = (e: Float64Array): number => Math.max(...e.slice(1));
+  assert.ok(worst(pc.err) < worst(pt.err) / 4, `columns 1…: per-channel ${worst(pc.err)} vs per-tensor ${worst(pt.err)}`);
 });
 
 test('dynamic Conv (opt-in with --op-types Conv) within the bound; by default Conv stays float', async () => {
