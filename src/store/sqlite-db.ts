@@ -119,12 +119,7 @@ export class SqliteDecisionDb {
   }
 
   #stmt(sql: string): Database.Statement {
-    let s = this.#cached.get(sql);
-    if (s === undefined) {
-      s = this.#db.prepare(sql);
-      this.#cached.set(sql, s);
-    }
-    return s;
+    return cachedStatement(this.#db, this.#cached, sql);
   }
 
   ping(): void {
@@ -191,4 +186,14 @@ export class SqliteDecisionDb {
   close(): void {
     this.#db.close();
   }
+}
+
+/** A prepared statement, prepared once per connection and kept in `cache` (both connections use it). */
+export function cachedStatement(db: Database.Database, cache: Map<string, Database.Statement>, sql: string): Database.Statement {
+  let s = cache.get(sql);
+  if (s === undefined) {
+    s = db.prepare(sql);
+    cache.set(sql, s);
+  }
+  return s;
 }

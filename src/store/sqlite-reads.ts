@@ -11,6 +11,7 @@ import {
   decisionColumns, decisionWhere, fromRow, pointFromRow, pointWhere, queryCancelled, tensorBytes, tooManyBytes, tooSlow,
   type ReadBudget, type ReadRow,
 } from './rows.js';
+import { cachedStatement } from './sqlite-db.js';
 import type { DecisionQuery, StoredDecision, TimeSeriesPoint, TimeSeriesQuery } from './store.js';
 
 const ph = (): string => '?';
@@ -33,12 +34,7 @@ export class SqliteReadDb {
   }
 
   #stmt(sql: string): Database.Statement {
-    let s = this.#cached.get(sql);
-    if (s === undefined) {
-      s = this.#db.prepare(sql);
-      this.#cached.set(sql, s);
-    }
-    return s;
+    return cachedStatement(this.#db, this.#cached, sql);
   }
 
   /** Throws when the read was cancelled or its time is up; called every CHECK_EVERY rows. */
