@@ -6,11 +6,13 @@
  * usage or input errors). `--into-repository DIR[/model]` writes the result as the next
  * version of a model in a Berth model repository.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { BerthError, isBerthError, messageOf } from '../errors.js';
 import { readModel, writeFileAtomic } from '../onnx/io.js';
 import type { CalibrationMethod } from '../quantize/calibrate.js';
+import { parseCpuinfo, type CpuInfo } from '../quantize/cpu.js';
 import { loadDataset, type DataSpec } from '../quantize/data.js';
 import type { DynamicFormat } from '../quantize/dynamic.js';
 import type { QuantType } from '../quantize/params.js';
@@ -63,13 +65,21 @@ const number = (name: string, min: number) => (v: string): number => {
   return n;
 };
 
+/** This machine's CPU: the x86 feature flags from /proc/cpuinfo (undefined flags where it cannot be read). */
+export function detectCpu(arch: string = process.arch, cpuinfoPath = '/proc/cpuinfo'): CpuInfo {
+  let text: string | undefined;
+  try { text = readFileSync(cpuinfoPath, 'utf8'); } catch { text = undefined; }
+  const parsed = text === undefined ? { flags: undefined, model: undefined } : parseCpuinfo(text);
+  return { arch, flags: parsed.flags, ...(parsed.model !== undefined ? { model: parsed.model } : {}) };
+}
+
 export interface CliIo {
   out: (text: string) => void;
   err: (text: string) => void;
 }
 
 /** Runs the command; returns the exit code (0 ok, 1 accuracy limit exceeded, 2 usage/input error). */
-export async function runQuantize(modelPath: string, flags: QuantizeFlags, io: CliIo): Promise<number> {
+export async function runQuantize(modelPath: string, flags: QuantizeFlags, io: CliIo, cpu: CpuInfo = detectCpu()): Promise<number> {
   try {
     if (flags.output === undefined && flags.intoRepository === undefined) {
       throw new BerthError('BERTH_ERR_CLI_USAGE', 'give an output: -o FILE or --into-repository DIR[/model]');
@@ -97,7 +107,8 @@ export async function runQuantize(modelPath: string, flags: QuantizeFlags, io: C
       mode: flags.mode,
       method: flags.method,
       perChannel: flags.perChannel ?? false,
-      reduceRange: flags.reduceRange ?? false,
+      cpu,
+      ...(flags.reduceRange !== undefined ? { reduceRange: flags.reduceRange } : {}),
       weightType: flags.weightType,
       activationType: flags.activationType,
       symmetricActivations: flags.symmetricActivations ?? false,
@@ -167,7 +178,8 @@ export function registerQuantizeCommand(program: Command): void {
     .option('--max-accuracy-drop <points>', 'allowed accuracy drop in percentage points (agreement with FP32 without labels)', number('--max-accuracy-drop', 0))
     .option('--no-guard', 'do not keep sensitive nodes in float; just fail when the drop is over the limit')
     .option('--per-channel', 'one scale per output channel for weights')
-    .option('--reduce-range', '7-bit weights (for CPUs without VNNI)')
+    .option('--reduce-range', '7-bit weights (default on x86 CPUs without VNNI, where 8-bit u8×s8 products can saturate)')
+    .option('--no-reduce-range', 'full 8-bit weights even on an x86 CPU without VNNI')
     .addOption(new Option('--weight-type <type>').choices(['int8', 'uint8']).default('int8'))
     .addOption(new Option('--activation-type <type>', 'static activations').choices(['uint8', 'int8']).default('uint8'))
     .option('--symmetric-activations', 'symmetric activation ranges (static)')

@@ -15,6 +15,7 @@ import { allTensors, loadExternalData, modelSizeOnDisk, readWholeFile, sha256Fil
 import { isExternal } from '../onnx/tensor.js';
 import { inferElemTypes } from '../onnx/infer-types.js';
 import { DataType, type ModelProto } from '../onnx/types.js';
+import { chooseReduceRange, cpuIsa, type CpuInfo, type ReduceRangeChoice } from './cpu.js';
 import { calibrate, type CalibrationMethod, type TensorRange } from './calibrate.js';
 import { hasFloatWeights, noWeightsError, type NodeDecision } from './common.js';
 import type { Dataset, InputSpec } from './data.js';
@@ -32,7 +33,10 @@ export interface QuantizeOptions {
   mode: QuantizeMode;
   method?: CalibrationMethod;
   perChannel?: boolean;
+  /** 7-bit weights. Undefined: chosen from `cpu` (on for x86 without VNNI), else off. */
   reduceRange?: boolean;
+  /** The CPU the model is meant for (the CLI reads /proc/cpuinfo); picks the reduce-range default. */
+  cpu?: CpuInfo;
   activationType?: QuantType;
   weightType?: QuantType;
   symmetricActivations?: boolean;
@@ -88,6 +92,10 @@ export interface QuantizeReport {
   method: string;
   settings: Record<string, unknown>;
   size: { fp32Bytes: number; quantizedBytes: number; ratio: number };
+  /** The CPU the latency was measured on and the INT8 defaults were chosen for (when known). */
+  cpu?: { model?: string; isa: string };
+  /** How --reduce-range was decided (INT8 modes). */
+  reduceRange?: ReduceRangeChoice;
   latency: { threads: number; batches: { batch: number; fp32Ms: number; quantizedMs: number; ratio: number; runs: number }[] };
   accuracy?: AccuracyReport;
   guard: GuardReport;
@@ -182,12 +190,17 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
   }
   if (!hasFloatWeights(probe.graph!)) throw noWeightsError(options.mode);
   const opTypes = options.opTypes === undefined ? undefined : new Set(options.opTypes);
+  const reduceChoice: ReduceRangeChoice | undefined = options.mode === 'fp16' ? undefined
+    : options.cpu !== undefined ? chooseReduceRange(options.cpu, options.reduceRange)
+    : { reduceRange: options.reduceRange ?? false, source: 'flag', isa: 'unknown', reason: options.reduceRange ? 'reduceRange set by the caller' : 'reduceRange not set and no CPU given: full 8-bit weights' };
+  const reduceRange = reduceChoice?.reduceRange ?? false;
+  if (reduceChoice !== undefined) log(`reduce-range ${reduceRange ? 'on' : 'off'}: ${reduceChoice.reason}`);
   const method = options.mode === 'static' ? options.method ?? 'minmax' : options.mode === 'dynamic' ? `dynamic-${options.dynamicFormat ?? 'onnx'}` : 'fp16';
 
   // Static: calibrate every float activation once; any exclusion set then reuses the ranges.
   let ranges: Map<string, TensorRange> | undefined;
   const staticOptions = (exclude: Set<string>): StaticOptions => ({
-    perChannel: options.perChannel ?? false, reduceRange: options.reduceRange ?? false,
+    perChannel: options.perChannel ?? false, reduceRange,
     activationType: options.activationType ?? 'uint8', weightType: options.weightType ?? 'int8',
     symmetricActivations: options.symmetricActivations ?? false, exclude, ...(opTypes ? { opTypes } : {}),
   });
@@ -214,7 +227,7 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     let decisions: NodeDecision[];
     if (options.mode === 'dynamic') {
       decisions = quantizeDynamic(model, {
-        perChannel: options.perChannel ?? false, reduceRange: options.reduceRange ?? false, weightType: options.weightType ?? 'int8',
+        perChannel: options.perChannel ?? false, reduceRange, weightType: options.weightType ?? 'int8',
         format: options.dynamicFormat ?? 'onnx', exclude, ...(opTypes ? { opTypes } : {}),
       });
     } else if (options.mode === 'static') {
@@ -234,6 +247,7 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
       'berth.quantize.method': method,
       'berth.quantize.source_sha256': sha256,
       'berth.quantize.per_channel': String(options.perChannel ?? false),
+      'berth.quantize.reduce_range': String(reduceRange),
       'berth.quantize.float_nodes': JSON.stringify([...exclude]),
       'berth.quantize.tool': TOOL,
     });
@@ -338,13 +352,15 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
       mode: options.mode,
       method,
       settings: {
-        perChannel: options.perChannel ?? false, reduceRange: options.reduceRange ?? false,
+        perChannel: options.perChannel ?? false, reduceRange,
         activationType: options.mode === 'static' ? options.activationType ?? 'uint8' : options.mode === 'dynamic' ? 'uint8 (run time)' : 'float16',
         weightType: options.mode === 'fp16' ? 'float16' : options.weightType ?? 'int8',
         ...(options.mode === 'fp16' ? { keepIoTypes: options.keepIoTypes ?? true } : {}),
         ...(options.calibration ? { calibrationSamples: options.calibration.count, calibrationSource: options.calibration.source } : {}),
         ...(options.validation ? { validationSource: options.validation.source } : {}),
       },
+      ...(options.cpu !== undefined ? { cpu: { ...(options.cpu.model !== undefined ? { model: options.cpu.model } : {}), isa: cpuIsa(options.cpu) } } : {}),
+      ...(reduceChoice !== undefined ? { reduceRange: reduceChoice } : {}),
       size: { fp32Bytes, quantizedBytes: built.bytes.byteLength, ratio: built.bytes.byteLength / fp32Bytes },
       latency,
       guard,

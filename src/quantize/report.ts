@@ -21,6 +21,8 @@ export function formatReport(r: QuantizeReport): string {
   lines.push(`berth quantize: ${r.mode} (${r.method})${r.settings.perChannel ? ', per-channel' : ''}`);
   lines.push(`  source  ${r.source.path}`);
   if (r.output) lines.push(`  output  ${r.output.path}`);
+  if (r.cpu) lines.push(`  cpu     ${r.cpu.model ?? 'unknown model'} (${r.cpu.isa}); latency below is measured on this CPU`);
+  if (r.reduceRange) lines.push(`  weights ${r.reduceRange.reduceRange ? '7-bit (reduce-range)' : '8-bit'}: ${r.reduceRange.reason}`);
   lines.push('');
   const rows: string[][] = [['', 'FP32', label, `${label}/FP32`]];
   rows.push(['size', bytes(r.size.fp32Bytes), bytes(r.size.quantizedBytes), r.size.ratio.toFixed(3)]);
