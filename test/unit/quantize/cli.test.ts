@@ -23,6 +23,8 @@ import { randomArray, runModel } from '../onnx/helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'berth-quant-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const AVX2_ONLY = { arch: 'x64', flags: new Set(['sse4_2', 'avx', 'fma', 'avx2']) };
+
 /** Parses real CLI arguments with the registered command, then runs it with captured output. */
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const program = new Command('berth').exitOverride();
@@ -31,7 +33,9 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   program.commands[0]!.action((model: string, flags: QuantizeFlags) => { captured = { model, flags }; });
   await program.parseAsync(['node', 'berth', 'quantize', ...args]);
   let out = '', err = '';
-  const code = await runQuantize(captured!.model, captured!.flags, { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; } });
+  // The CPU is fixed (AVX2 without VNNI: reduce-range on by default), so these checks do not
+  // depend on the machine; test/unit/quantize/cpu.test.ts covers the choice for each CPU kind.
+  const code = await runQuantize(captured!.model, captured!.flags, { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; } }, AVX2_ONLY);
   return { code, out, err };
 }
 
