@@ -23,14 +23,11 @@ import { LatencyHistogram } from './lib/histogram.js';
 import type { LoadOptions, LoadResult } from './lib/load-result.js';
 import { runNodeLoad } from './lib/loadgen-node.js';
 import { findWrk, runWrk } from './lib/wrk.js';
+import { numberArg } from './lib/args.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
-const seconds = arg('--seconds', 5);
-const rounds = arg('--rounds', 3);
+const seconds = numberArg('--seconds', 5);
+const rounds = numberArg('--rounds', 3);
 const withRateLimit = process.argv.includes('--rate-limit');
 
 const TOKENS = ['a', 'b', 'c', 'd', 'client'].map((name) => ({ name, token: `${name}-bench-token-0123456789abcdef`, scopes: name === 'client' ? ['infer'] : ['read'] }));

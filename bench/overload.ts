@@ -17,14 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { startChild } from './lib/child.js';
 import { LatencyHistogram } from './lib/histogram.js';
 import { findWrk, runWrk } from './lib/wrk.js';
+import { numberArg } from './lib/args.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
-const seconds = arg('--seconds', 12);
-const connections = arg('--connections', 1000);
+const seconds = numberArg('--seconds', 12);
+const connections = numberArg('--connections', 1000);
 const wrk = findWrk();
 if (wrk === undefined) throw new Error('bench/overload needs wrk (apt-get install wrk)');
 

@@ -31,12 +31,9 @@ import { PostgresStore } from '../src/store/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { DecisionRecord, PredictionStore } from '../src/store/store.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { numberArg } from './lib/args.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const RECORDS = arg('--records', 100_000);
+const RECORDS = numberArg('--records', 100_000);
 const BATCH_SIZES = [100, 500, 2000];
 const QUERY_RUNS = 30;
 const DAY = 86_400_000;
@@ -304,8 +301,8 @@ async function serveIncome(durability: 'async' | 'sync', dir: string): Promise<{
 }
 
 async function durabilityBench(): Promise<void> {
-  const seconds = arg('--seconds', 10);
-  const rounds = arg('--rounds', 3);
+  const seconds = numberArg('--seconds', 10);
+  const rounds = numberArg('--rounds', 3);
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-durability-'));
   const body = JSON.parse(readFileSync('examples/requests/income-one.json', 'utf8')) as { id?: string };
   delete body.id;
