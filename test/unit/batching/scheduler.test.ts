@@ -483,6 +483,7 @@ test('regression: a request that expired while waiting for a fuller batch left t
   assert.equal(timers(), before + 2, 'a deadline timer and the batching-delay timer');
   await assert.rejects(doomed, (e: unknown) => isBerthError(e, 'BERTH_ERR_DEADLINE_EXCEEDED'));
   assert.equal(s.queueDepth, 0);
-  assert.equal(timers(), before, 'no timer left once the queue is empty');
+  // ≤: an unrelated timer of the process may have fired meanwhile; the armed delay timer would make it before + 1.
+  assert.ok(timers() <= before, `no timer left once the queue is empty (${timers()} active, ${before} before)`);
   await s.drain();
 });
