@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   BERTH_ERR_OVERLOADED: { status: 503, description: 'A request queued now would wait longer than its deadline or batching.maxQueueWaitMs allow, so it is refused at once; Retry-After (seconds) and Retry-After-Ms say when to retry.' },
   BERTH_ERR_DEADLINE_EXCEEDED: { status: 504, description: 'The request\'s deadline passed while it was queued.' },
   BERTH_ERR_INFERENCE_FAILED: { status: 500, description: 'ONNX Runtime failed while running the model.' },
+  BERTH_ERR_INVALID_RECORD: { status: 422, description: 'A raw record cannot be turned into the model\'s inputs (a field missing, of the wrong type, or NaN/Infinity); the message names every offending row, field and value.' },
+  BERTH_ERR_ANOMALY_REJECTED: { status: 422, description: 'The model\'s anomaly policy is reject and a row was flagged (out of the training range, an unseen category, an unknown field, unlike the training data); the message names every offending field and value.' },
   BERTH_ERR_INPUT_REJECTED_BY_MODEL: { status: 422, description: 'ONNX Runtime could not run the model on this request\'s input values (e.g. an index out of range) although it runs other requests; a failed batch is re-run in parts so only such requests fail.' },
   BERTH_ERR_MODEL_LOAD_FAILED: { status: 400, description: 'A model version could not be loaded (corrupt file, bad config).' },
   BERTH_ERR_PIPELINE_MISMATCH: { status: 400, description: 'A version\'s preprocessing spec does not match the one its model was trained with (the hash recorded in the ONNX metadata, berth.preprocessing.hash), or the spec was edited after its hash was written; the version is not loaded and the previous one keeps serving.' },

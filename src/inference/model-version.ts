@@ -11,7 +11,7 @@ import { VersionStats } from '../metrics/version-stats.js';
 import type { ResolvedModelSettings } from '../repository/model-config.js';
 import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
 import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
-import type { AnomalyDetector } from '../anomaly/detector.js';
+import { ANOMALY_KINDS, type AnomalyDetector, type AnomalyFlag, type AnomalyKind } from '../anomaly/detector.js';
 import { loadAnomalyDetector } from '../anomaly/load.js';
 import { decideTask, type Task } from '../monitoring/binding.js';
 import { createTransformer, type Transformer } from '../pipeline/transformer.js';
@@ -93,6 +93,7 @@ function bindMetrics(m: ServerMetrics, labels: { model: string; version: string 
     batchSize: m.batchSize.labels(labels),
     batchRequests: m.batchRequests.labels(labels),
     batchIsolations: m.batchIsolations.labels(labels),
+    anomalies: Object.fromEntries(ANOMALY_KINDS.map((k) => [k, m.anomalies.labels({ ...labels, kind: k })])) as Record<AnomalyKind, ReturnType<ServerMetrics['anomalies']['labels']>>,
   };
 }
 
@@ -222,6 +223,16 @@ export class ModelVersion {
       this.#m.queueDuration.observe(result.timings.queueNs / 1e9);
     } else if (outcome !== 'invalid') {
       this.stats.requestFailed(totalNs);
+    }
+  }
+
+  /** Counts one flagged row in berth_anomalies_total, once per kind it was flagged for. */
+  countAnomalies(flags: readonly AnomalyFlag[]): void {
+    const seen = new Set<AnomalyKind>();
+    for (const f of flags) {
+      if (seen.has(f.kind)) continue;
+      seen.add(f.kind);
+      this.#m.anomalies[f.kind].inc();
     }
   }
 

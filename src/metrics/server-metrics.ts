@@ -65,6 +65,12 @@ export class ServerMetrics {
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
   });
+  readonly anomalies = new Counter({
+    name: 'berth_anomalies_total',
+    help: 'Request rows the anomaly layer flagged, by kind (unknown_field, missing_field, wrong_type, non_finite, unseen_category, out_of_range, ood); a row with several flags of a kind counts once for it.',
+    labelNames: ['model', 'version', 'kind'] as const,
+    registers: [this.registry],
+  });
   /** Read from the schedulers at scrape time (see setQueueDepthSource), not set per request. */
   #queueDepthSource: () => Iterable<{ model: string; version: string; depth: number }> = () => [];
   readonly queueDepth = new Gauge({

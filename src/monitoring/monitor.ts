@@ -16,13 +16,17 @@ import { dirname, join } from 'node:path';
 import type { DriftReport } from '../drift/report.js';
 import type { DriftService } from '../drift/service.js';
 import { WorkerDriftService } from '../drift/worker-service.js';
-import { messageOf } from '../errors.js';
+import { isBerthError, messageOf } from '../errors.js';
 import type { ModelVersion } from '../inference/model-version.js';
 import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
 import type { Logger } from '../logging/logger.js';
 import { inputsForLog } from '../store/hash.js';
+import { sliceRows } from '../batching/tensor-batch.js';
+import { detailOf, flagKey, type PreparedDecision } from '../decision/path.js';
+import { rowIds } from '../decision/outcome.js';
+import type { RowDecision } from '../decision/outcome.js';
 import type { DecisionTicket } from '../store/decision-logger.js';
-import type { DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, TimeSeriesPoint } from '../store/store.js';
+import type { DecisionDetail, DecisionRecord, FeedbackItem, PredictionStore, StoredDecision, TimeSeriesPoint } from '../store/store.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
 import type { MonitoringMetrics } from './metrics.js';
 import { CALIBRATION_FILE, parseCalibration, type Calibration } from './calibration.js';
@@ -152,10 +156,15 @@ export interface DriftSnapshot {
 interface Pending {
   mv: ModelVersion;
   request: InferenceRequest;
-  result: InferenceResult;
+  /** Undefined for a refused or failed request (then `refusal` says why). */
+  result: InferenceResult | undefined;
   latencyMs: number;
   time: number;
   ticket: DecisionTicket | undefined;
+  /** What the decision path learnt (raw records, flags, pipeline) and decided. */
+  prepared?: PreparedDecision;
+  decisions?: RowDecision[];
+  refusal?: { outcome: string; code: string; message: string };
 }
 
 /** The label-free estimate covers this many of the newest rows served. */
@@ -263,6 +272,29 @@ function logTensor(t: Tensor): { name: string; datatype: string; shape: number[]
   return { name: t.name, datatype: t.datatype, shape: t.shape, data: Array.isArray(t.data) ? t.data : t.data.slice() };
 }
 
+/** The ids a request's decisions are logged under (see decision/outcome rowIds). */
+function rowIdsOf(request: InferenceRequest): string[] {
+  return rowIds(request.decisionId ?? request.id, Math.max(1, request.batchSize));
+}
+
+/** One ticket per row of a batched request, durable when all are. */
+class RowTickets implements DecisionTicket {
+  constructor(readonly tickets: DecisionTicket[], readonly durable: Promise<void> | undefined) {}
+}
+
+/** Personal fields of a logged raw record: the hash the logged tensor carries (`personal:<column>`), or nothing. */
+function redactRecord(record: Record<string, unknown>, columns: Readonly<Record<string, string>>, logged: readonly Tensor[], row: number): void {
+  for (const [column, policy] of Object.entries(columns)) {
+    if (!(column in record)) continue;
+    if (policy === 'drop') {
+      delete record[column];
+      continue;
+    }
+    const hashes = logged.find((t) => t.name === `personal:${column}`);
+    record[column] = hashes === undefined ? null : `hmac:${String((hashes.data as string[])[row])}`;
+  }
+}
+
 export class Monitor {
   readonly #opts: MonitorOptions;
   readonly #clock: { now(): number };
@@ -354,16 +386,45 @@ export class Monitor {
    * sent. Returns a promise with `store.durability: sync`: the response waits for it (the
    * decision is durable, or it rejects with why not); undefined otherwise.
    */
-  recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number): Promise<void> | undefined {
+  recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number, prepared?: PreparedDecision, decisions?: RowDecision[]): Promise<void> | undefined {
     const now = this.#clock.now();
     this.#monitorOf(mv)?.window.recordSuccess(now, latencyMs, request.batchSize);
-    const ticket = this.#opts.decisions?.reserve?.(mv.model, request.decisionId ?? request.id);
-    this.#pending.push({ mv, request, result, latencyMs, time: now, ticket });
+    const ticket = this.#reserve(mv, request);
+    const item: Pending = { mv, request, result, latencyMs, time: now, ticket };
+    if (prepared !== undefined) item.prepared = prepared;
+    if (decisions !== undefined) item.decisions = decisions;
+    this.#enqueue(item);
+    return ticket?.durable;
+  }
+
+  /**
+   * A request the decision path refused (422: a record that cannot be encoded, the anomaly
+   * policy) or that failed in the model: logged with its reason, never acknowledged as served.
+   */
+  recordRefusal(mv: ModelVersion, prepared: PreparedDecision, error: unknown, latencyMs: number): void {
+    const code = isBerthError(error) ? error.code : 'BERTH_ERR_INTERNAL';
+    const status = isBerthError(error) ? error.status : 500;
+    const outcome = code === 'BERTH_ERR_DEADLINE_EXCEEDED' ? 'timeout' : status < 500 ? 'invalid' : 'error';
+    this.#enqueue({ mv, request: prepared.request, result: undefined, latencyMs, time: this.#clock.now(), ticket: undefined, prepared, refusal: { outcome, code, message: messageOf(error) } });
+  }
+
+  /** Reserves the decision ids a request will be logged under: one per row of a batched request. */
+  #reserve(mv: ModelVersion, request: InferenceRequest): DecisionTicket | undefined {
+    const reserve = this.#opts.decisions?.reserve;
+    if (reserve === undefined) return undefined;
+    const ids = rowIdsOf(request);
+    if (ids.length === 1) return reserve.call(this.#opts.decisions, mv.model, ids[0]!);
+    const tickets = ids.map((id) => reserve.call(this.#opts.decisions, mv.model, id));
+    const durable = tickets.some((t) => t.durable !== undefined) ? Promise.all(tickets.map((t) => t.durable)).then(() => undefined) : undefined;
+    return new RowTickets(tickets, durable);
+  }
+
+  #enqueue(item: Pending): void {
+    this.#pending.push(item);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
     }
-    return ticket?.durable;
   }
 
   /** A request that failed on the server's side (rejected, timed out, errored); client errors do not count. */
@@ -381,14 +442,19 @@ export class Monitor {
     for (const it of items) {
       const vm = this.#monitorOf(it.mv);
       try {
-        const probabilities = this.#process(it, vm);
+        if (it.result === undefined) {
+          this.#logRefusal(it);
+          continue;
+        }
+        const probabilities = this.#process(it, it.result, vm);
         if (vm !== undefined && vm.driftState !== 'off' && it.request.batchSize > 0 && this.#sampleForDrift(vm, it.time, it.request.batchSize)) {
           const list = drift.get(vm) ?? [];
           list.push({ inputs: it.request.inputs, outputs: it.result.outputs, rows: it.request.batchSize, probabilities });
           drift.set(vm, list);
         }
       } catch (err) {
-        if (it.ticket !== undefined) this.#opts.decisions?.abandon?.(it.ticket, err);
+        if (it.ticket instanceof RowTickets) for (const t of it.ticket.tickets) this.#opts.decisions?.abandon?.(t, err);
+        else if (it.ticket !== undefined) this.#opts.decisions?.abandon?.(it.ticket, err);
         this.#opts.log.error({ model: it.mv.model, version: it.mv.version, id: it.request.id, err: messageOf(err) }, 'monitoring could not process a decision');
       }
     }
@@ -421,12 +487,12 @@ export class Monitor {
   }
 
   /** Logs the decision and keeps its probabilities for the estimate; returns them (classifiers) for the drift columns. */
-  #process(it: Pending, vm: VersionMonitor | undefined): ClassProbabilities | undefined {
-    const { mv, request, result } = it;
+  #process(it: Pending, result: InferenceResult, vm: VersionMonitor | undefined): ClassProbabilities | undefined {
+    const { mv, request } = it;
     const binding = vm?.binding ?? bindModel(mv.signature, mv.metadata);
     const rows = request.batchSize;
     const task = binding.task;
-    let prediction: DecisionRecord['prediction'];
+    const predictions: (DecisionRecord['prediction'])[] = new Array(rows);
     let probabilities: ClassProbabilities | undefined;
     if (task.kind === 'classification') {
       const scores = result.outputs.find((o) => o.name === task.scoreOutput);
@@ -434,7 +500,10 @@ export class Monitor {
         probabilities = classProbabilities(task, scores, rows);
         const C = task.classCount;
         // The stored score is the predicted class's probability (the raw score if they are not probabilities).
-        if (rows === 1) prediction = { label: task.classes[probabilities.predicted[0]!]!, score: probabilities.probabilities[probabilities.predicted[0]!]! };
+        for (let r = 0; r < rows; r++) {
+          const k = probabilities.predicted[r]!;
+          predictions[r] = { label: task.classes[k]!, score: probabilities.probabilities[r * C + k]! };
+        }
         if (vm !== undefined) {
           if (probabilities.problem !== undefined && vm.scoreProblem === undefined) {
             vm.scoreProblem = probabilities.problem;
@@ -443,34 +512,79 @@ export class Monitor {
           if (vm.scoreProblem === undefined) vm.pushProbabilities(probabilities, rows, C);
         }
       }
-    } else if (task.kind === 'regression' && rows === 1) {
+    } else if (task.kind === 'regression') {
       const out = result.outputs.find((o) => o.name === task.valueOutput);
-      if (out !== undefined) prediction = { value: Number(out.data[0]) };
+      if (out !== undefined && rows > 0) {
+        const width = out.data.length / rows;
+        for (let r = 0; r < rows; r++) predictions[r] = { value: Number(out.data[r * width]) };
+      }
     }
     if (this.#opts.decisions !== undefined) {
-      const logged = this.#redactorOf(mv)?.redact(request.inputs) ?? request.inputs;
-      const { inputs, inputsHash } = inputsForLog(logged, {
-        keepInputs: mv.settings.monitoring.keepInputs ?? this.#opts.keepInputs,
-        maxInputBytes: this.#opts.maxInputBytes,
-      });
+      for (const record of this.#records(it, result.outputs, 'success', result.executedBatchSize)) {
+        const row = record.detail?.row ?? 0;
+        const prediction = predictions[row];
+        if (prediction !== undefined) record.prediction = prediction;
+        if (it.decisions?.[row] !== undefined) {
+          const shown = detailOf(it.prepared!, row, it.decisions[row]).decision;
+          if (shown !== undefined) (record.detail ??= {}).decision = shown;
+        }
+        this.#opts.decisions.log(record, it.ticket instanceof RowTickets ? it.ticket.tickets[row] : it.ticket);
+      }
+      if (vm !== undefined) vm.logged += rows > 1 ? rows : 1;
+    }
+    return probabilities;
+  }
+
+  /** A refused or failed request in the decision log: no outputs, its reason in the detail. */
+  #logRefusal(it: Pending): void {
+    if (this.#opts.decisions === undefined) return;
+    for (const record of this.#records(it, [], it.refusal!.outcome, 0)) {
+      (record.detail ??= {}).reason = { code: it.refusal!.code, message: it.refusal!.message };
+      this.#opts.decisions.log(record);
+    }
+  }
+
+  /**
+   * The decision-log records of a request: one for a one-row request, one per row (id
+   * `<id>/<row>`) for a batched one, so feedback can label each row. Each carries its
+   * inputs (personal fields redacted), their hash, and the decision path's detail.
+   */
+  #records(it: Pending, outputs: readonly Tensor[], outcome: string, batchSize: number): DecisionRecord[] {
+    const { mv, request, prepared } = it;
+    const redactor = this.#redactorOf(mv);
+    const logged = redactor?.redact(request.inputs) ?? request.inputs;
+    const rows = request.batchSize;
+    const ids = rowIdsOf(request);
+    const policy = { keepInputs: mv.settings.monitoring.keepInputs ?? this.#opts.keepInputs, maxInputBytes: this.#opts.maxInputBytes };
+    const out: DecisionRecord[] = [];
+    for (let r = 0; r < ids.length; r++) {
+      const split = ids.length > 1;
+      const inputs = split ? logged.map((t) => (t.shape[0] === rows ? sliceRows(t, r, 1) : t)) : logged;
+      const rowOutputs = split ? outputs.map((t) => (t.shape[0] === rows ? sliceRows(t, r, 1) : t)) : outputs;
+      const kept = inputsForLog(inputs, policy);
       const record: DecisionRecord = {
-        id: request.decisionId ?? request.id,
+        id: ids[r]!,
         time: it.time,
         model: mv.model,
         version: String(mv.version),
-        inputs: inputs === null ? null : logged.map(logTensor),
-        inputsHash,
-        outputs: result.outputs.map(logTensor),
+        inputs: kept.inputs === null ? null : inputs.map(logTensor),
+        inputsHash: kept.inputsHash,
+        outputs: rowOutputs.map(logTensor),
         latencyMs: it.latencyMs,
-        batchSize: result.executedBatchSize,
-        outcome: 'success',
-        flags: [],
+        batchSize,
+        outcome,
+        flags: (prepared?.flags[r] ?? []).map(flagKey),
       };
-      if (prediction !== undefined) record.prediction = prediction;
-      this.#opts.decisions.log(record, it.ticket);
-      if (vm !== undefined) vm.logged += 1;
+      const detail: DecisionDetail = prepared === undefined ? {} : detailOf(prepared, r);
+      if (detail.record !== undefined && redactor !== undefined) redactRecord(detail.record, redactor.columns, logged, r);
+      if (split) {
+        detail.row = r;
+        detail.requestId = request.decisionId ?? request.id;
+      }
+      if (Object.keys(detail).length > 0) record.detail = detail;
+      out.push(record);
     }
-    return probabilities;
+    return out;
   }
 
   /** The personal-field redactor of a version (null: its spec marks none). */

@@ -47,6 +47,13 @@ export const ROUTES: Readonly<Record<string, RouteRule>> = {
   'POST /v2/models/:model/versions/:version/infer': { access: 'infer', body: 'infer' },
   'POST /v2/models/:model/feedback': { access: 'feedback', body: 'json' },
 
+  // KServe V1 / TF Serving REST: the verb rides on the last segment ({model}:predict).
+  'POST /v1/models/:model': { access: 'infer', body: 'json' },
+  'POST /v1/models/:model/versions/:version': { access: 'infer', body: 'json' },
+  'GET /v1/models/:model': meta(true),
+  'GET /v1/models/:model/versions/:version': meta(true),
+  'GET /v1/models/:model/metadata': meta(true),
+
   'POST /v2/repository/models/:model/load': { access: 'admin', body: 'json' },
   'POST /v2/repository/models/:model/unload': { access: 'admin', body: 'json' },
 

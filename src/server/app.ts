@@ -15,6 +15,7 @@ import type { BerthConfig } from '../config/schema.js';
 import { registerDashboardRoutes } from '../dashboard/routes.js';
 import type { Logger } from '../logging/logger.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
+import { registerV1Routes } from '../protocols/v1/routes.js';
 import { registerV2Routes } from '../protocols/v2/routes.js';
 import { personalKey } from '../monitoring/personal.js';
 import { AlertEngine, createNotifiers, defaultAlertRules, resolveAlertRules } from '../monitoring/alerts/index.js';
@@ -193,6 +194,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     bodyLimitBytes: config.server.bodyLimitBytes,
     decisionIds: config.monitoring.decisionIds,
   });
+  registerV1Routes(http, { manager, ...(monitor === undefined ? {} : { monitor }), decisionIds: config.monitoring.decisionIds });
   if (monitor !== undefined) {
     registerMonitoringRoutes(http, { manager, monitor, store, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });
     monitor.start();

@@ -54,7 +54,7 @@ function sqlstateOf(err: unknown): string | undefined {
 const INIT_LOCK_KEY = 0x62657274; // 'bert'
 
 /** Decision columns that are jsonb (sent as JSON text) and the SQL types of the others. */
-const JSON_COLUMNS: ReadonlySet<string> = new Set(['inputs', 'outputs', 'flags', 'pred_label']);
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['inputs', 'outputs', 'flags', 'pred_label', 'detail']);
 const SQL_TYPES: Record<string, string> = { time: 'int8', latency_ms: 'float8', batch_size: 'int4', pred_score: 'float8', pred_value: 'float8' };
 /** unnest($1::text[], $2::text[], $3::int8[], ...): one array parameter per column. */
 const UNNEST_ARGS = DECISION_COLUMNS.map((c, i) => `$${i + 1}::${SQL_TYPES[c] ?? 'text'}[]`).join(', ');
@@ -79,6 +79,7 @@ function schemaSql(s: string): string[] {
       pred_label jsonb,
       pred_score double precision,
       pred_value double precision,
+      detail jsonb,
       label jsonb,
       label_time bigint,
       PRIMARY KEY (id, model)
@@ -210,6 +211,9 @@ export class PostgresStore implements PredictionStore {
       if (version > SCHEMA_VERSION) {
         throw new BerthError('BERTH_ERR_STORE_SCHEMA', `the PostgreSQL store ${this.#where} (schema ${this.schema}) has schema version ${version}; this Berth knows up to ${SCHEMA_VERSION}`);
       }
+      // Version 1 had no detail column: add it (existing rows read back without detail).
+      await client.query(`ALTER TABLE ${this.#s}.decisions ADD COLUMN IF NOT EXISTS detail jsonb`);
+      if (version < SCHEMA_VERSION) await client.query(`UPDATE ${this.#s}.berth_meta SET value = $1 WHERE key = 'schema_version'`, [String(SCHEMA_VERSION)]);
       await client.query('COMMIT');
       this.#initialized = true;
     } catch (err) {

@@ -9,7 +9,8 @@ import { canonicalArrayOf } from './hash.js';
 import type { DecisionQuery, DecisionRecord, FeedbackItem, StoredDecision, TimeSeriesPoint, TimeSeriesQuery, WriteResult } from './store.js';
 
 /** The schema version both stores create; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 1;
+/** 2: the `detail` column (raw record, pipeline, anomaly flags, reason) was added; a version-1 table is migrated in place. */
+export const SCHEMA_VERSION = 2;
 
 export const DEFAULT_DECISION_LIMIT = 100;
 export const MAX_DECISION_LIMIT = 10_000;
@@ -21,7 +22,7 @@ export const RETENTION_CHUNK = 5_000;
 /** The decisions columns, in insert order. */
 export const DECISION_COLUMNS = [
   'model', 'id', 'time', 'version', 'inputs', 'inputs_hash', 'outputs', 'latency_ms',
-  'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value',
+  'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value', 'detail',
 ] as const;
 
 /** One decision as column values; JSON columns hold JSON text. */
@@ -40,6 +41,7 @@ export interface DecisionRow {
   pred_label: string | null;
   pred_score: number | null;
   pred_value: number | null;
+  detail: string | null;
 }
 
 /** Integer milliseconds: both databases keep time as a 64-bit integer. */
@@ -148,6 +150,7 @@ export function toRow(r: DecisionRecord): DecisionRow {
     pred_label: labelJson(p?.label),
     pred_score: p?.score ?? null,
     pred_value: p?.value ?? null,
+    detail: r.detail === undefined ? null : JSON.stringify(r.detail),
   };
 }
 
@@ -182,6 +185,7 @@ export interface ReadRow {
   pred_label: unknown;
   pred_score: number | null;
   pred_value: number | null;
+  detail?: unknown;
   label: unknown;
   label_time: number | string | null;
 }
@@ -209,6 +213,8 @@ export function fromRow(row: ReadRow, parseJson: boolean): StoredDecision {
     if (row.pred_value !== null) prediction.value = row.pred_value;
     d.prediction = prediction;
   }
+  const detail = row.detail === undefined ? null : json(row.detail);
+  if (detail !== null) d.detail = detail as NonNullable<DecisionRecord['detail']>;
   const label = json(row.label) as string | number | null;
   if (label !== null) d.label = label;
   if (row.label_time !== null) d.labelTime = Number(row.label_time);
@@ -329,7 +335,7 @@ export function checkFeedback(items: readonly FeedbackItem[], now: number): Feed
 /** The select list of a decision query: every column, or all but the tensors (`payload: false`). */
 export function decisionColumns(q: DecisionQuery, emptyInputs: string, emptyOutputs: string): string {
   if (q.payload !== false) return '*';
-  const rest = ['model', 'id', 'time', 'version', 'inputs_hash', 'latency_ms', 'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value', 'label', 'label_time'];
+  const rest = ['model', 'id', 'time', 'version', 'inputs_hash', 'latency_ms', 'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value', 'detail', 'label', 'label_time'];
   return `${rest.join(', ')}, ${emptyInputs} AS inputs, ${emptyOutputs} AS outputs`;
 }
 

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS decisions (
   pred_label TEXT,
   pred_score REAL,
   pred_value REAL,
+  detail TEXT,
   label TEXT,
   label_time INTEGER,
   PRIMARY KEY (id, model)
@@ -97,7 +98,7 @@ export class SqliteDecisionDb {
         const row = toRow(r);
         const info = this.#insert.run(
           row.model, row.id, row.time, row.version, row.inputs, row.inputs_hash, row.outputs, row.latency_ms,
-          row.batch_size, row.outcome, row.flags, row.pred_label, row.pred_score, row.pred_value,
+          row.batch_size, row.outcome, row.flags, row.pred_label, row.pred_score, row.pred_value, row.detail,
         );
         if (info.changes === 1) result.inserted += 1;
         else if (sameDecision(this.#identity.get(row.model, row.id) as DecisionIdentity, r)) result.alreadyStored += 1;
@@ -116,6 +117,10 @@ export class SqliteDecisionDb {
     if (version > SCHEMA_VERSION) {
       throw new BerthError('BERTH_ERR_STORE_SCHEMA', `the SQLite decision store has schema version ${version}; this Berth knows up to ${SCHEMA_VERSION}`);
     }
+    // Version 1 had no detail column: add it (existing rows read back without detail).
+    const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('decisions') as string[];
+    if (!columns.includes('detail')) this.#db.exec('ALTER TABLE decisions ADD COLUMN detail TEXT');
+    if (version < SCHEMA_VERSION) this.#db.prepare('UPDATE berth_meta SET value = ? WHERE key = ?').run(String(SCHEMA_VERSION), 'schema_version');
   }
 
   #stmt(sql: string): Database.Statement {

@@ -34,6 +34,26 @@ export interface DecisionRecord {
   flags: string[];
   /** Model-specific summary for fast queries: predicted label / value and its score, when known. */
   prediction?: { label?: string | number; score?: number; value?: number };
+  /** The decision path's account of the decision (raw-record requests, anomaly flags, refusals). */
+  detail?: DecisionDetail;
+}
+
+/** What the decision path adds to a record (stored as one JSON column). */
+export interface DecisionDetail {
+  /** The raw record as the client sent it (personal fields hashed or dropped). */
+  record?: Record<string, unknown>;
+  /** The preprocessing spec the record went through: its kind and content hash. */
+  pipeline?: { kind: string; hash: string };
+  /** The row of the request this decision is (batched requests log one decision per row). */
+  row?: number;
+  /** The request's id, when this is one row of a batched request. */
+  requestId?: string;
+  /** The anomaly layer's findings, in words. */
+  anomalies?: { kind: string; field?: string; message: string; score?: number }[];
+  /** What the person was told: class, probability, outcome. */
+  decision?: { class?: string; probability?: number; outcome?: string; adverse?: boolean };
+  /** Why the request was refused or failed (error code and message). */
+  reason?: { code: string; message: string };
 }
 
 /** A decision with the ground truth attached to it, if any. */

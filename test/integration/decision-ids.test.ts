@@ -12,7 +12,9 @@ import { EXAMPLES, startServer } from '../helpers/server.js';
 import { readJson, waitFor } from '../helpers/v2.js';
 
 const INCOME = join(EXAMPLES, 'income/1/model.onnx');
-const incomeRequest = readJson('examples/requests/income.json') as Record<string, unknown>;
+// One row: a request of n > 1 rows logs n decisions `<id>/<row>` (covered by the batched-feedback test).
+const twoRows = readJson('examples/requests/income.json') as { inputs: { shape: number[]; data: number[] }[] };
+const incomeRequest: Record<string, unknown> = { inputs: twoRows.inputs.map((t) => ({ ...t, shape: [1, t.shape[1]!], data: t.data.slice(0, t.shape[1]!) })) };
 const tokenOf = (name: string): string => `${name}-token-0123456789abcdef`;
 const tokenConfig = (name: string, scopes: string[]) => ({ name, sha256: sha256Hex(tokenOf(name)), scopes });
 

@@ -11,6 +11,8 @@ import type { InferenceRequest, ModelSignature, Tensor, TensorSpec } from '../..
 import { checkElementCount, checkFinite, checkInputHeader, checkRequestInputs, checkRequestedOutputs } from '../../inference/validate.js';
 import { formatShape } from '../../inference/signature.js';
 import { checkJsonDepth } from './limits.js';
+import { readPandasColumns } from './pandas.js';
+import type { RawRecord } from '../../pipeline/transformer.js';
 import { allocate, datatypeInfo, elementCount, isV2Datatype, toHalfBits, V2_DATATYPES, type TensorData, type V2Datatype } from '../../runtime/datatypes.js';
 
 /** How each requested output is to be returned. */
@@ -24,7 +26,10 @@ export interface OutputRequest {
 }
 
 export interface DecodedInfer {
+  /** For raw records (content_type "pd"): inputs are empty until the decision path encodes `records`. */
   request: InferenceRequest;
+  /** Raw records, one per row (content_type "pd", MLServer's pandas codec): the pipeline runs on them. */
+  records?: RawRecord[];
   outputs: OutputRequest[];
   /** The client sent an id (echoed) or not (one was assigned). */
   clientId: boolean;
@@ -32,7 +37,7 @@ export interface DecodedInfer {
 
 const MAX_ID_LENGTH = 256;
 
-function bad(message: string): BerthError {
+export function bad(message: string): BerthError {
   return new BerthError('BERTH_ERR_BAD_REQUEST', message);
 }
 
@@ -65,7 +70,7 @@ function readShape(v: unknown, where: string): number[] {
   return shape;
 }
 
-function typeName(v: unknown): string {
+export function typeName(v: unknown): string {
   // A missing field: "got nothing", not "got undefined undefined".
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
@@ -73,13 +78,13 @@ function typeName(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function readParameters(v: unknown, where: string): Record<string, unknown> {
+export function readParameters(v: unknown, where: string): Record<string, unknown> {
   if (v === undefined) return {};
   if (!isObject(v)) throw bad(`${where}.parameters: expected an object, got ${typeName(v)}`);
   return v;
 }
 
-function describeValue(v: unknown): string {
+export function describeValue(v: unknown): string {
   let s: string | undefined;
   try {
     s = JSON.stringify(v);
@@ -272,6 +277,18 @@ export function decodeInferRequest(o: DecodeOptions): DecodedInfer {
   if (binaryOut !== undefined && typeof binaryOut !== 'boolean') throw bad(`parameters.binary_data_output: expected true or false, got ${typeName(binaryOut)}`);
 
   if (!Array.isArray(header.inputs)) throw bad(`inputs: expected an array of input tensors, got ${typeName(header.inputs)}`);
+  if (parameters.content_type !== undefined && parameters.content_type !== 'pd') {
+    throw bad(`parameters.content_type: expected "pd" (one input per raw column, MLServer's pandas codec) or nothing (tensors), got ${typeName(parameters.content_type)}`);
+  }
+  if (parameters.content_type === 'pd') {
+    if (o.headerLength !== undefined) throw new BerthError('BERTH_ERR_BINARY_DATA', 'content_type "pd" takes its columns as JSON data; binary tensor data is for tensors');
+    const records = readPandasColumns(header.inputs);
+    const names = checkRequestedOutputs(signature, readOutputs(header.outputs, false)?.map((r) => r.name));
+    const request: InferenceRequest = { id, inputs: [], outputs: names, batchSize: records.length, parameters };
+    const deadline = readTimeout(parameters, o);
+    if (deadline !== undefined) request.deadlineMs = deadline;
+    return { request, records, outputs: names.map((name) => ({ name, binary: false })), clientId };
+  }
   if (header.inputs.length === 0 && signature.inputs.length > 0) throw bad('inputs: must contain at least one input tensor');
 
   let binaryOffset = jsonEnd;

@@ -7,9 +7,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, isBerthError } from '../../errors.js';
 import type { ModelVersion } from '../../inference/model-version.js';
+import type { InferenceRequest } from '../../inference/types.js';
+import { flagJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
+import { recordServed, runPrepared, type ServeMonitor } from '../serve.js';
+import { rowIds, type RowDecision } from '../../decision/outcome.js';
 import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
-import type { RequestOutcome } from '../../metrics/server-metrics.js';
-import type { Monitor } from '../../monitoring/monitor.js';
 import type { ModelManager } from '../../repository/manager.js';
 import { bodyTooLarge, limitStream, maxInferBodyBytes } from './limits.js';
 import { decodeInferRequest } from './request.js';
@@ -27,7 +29,7 @@ export interface V2Context {
   /** Who may call load/unload is decided by security/scopes; this only switches them off. */
   repositoryApi: { enabled: boolean };
   /** Live monitoring: told about every finished inference (blocks the response only with store.durability: sync). */
-  monitor?: Pick<Monitor, 'recordSuccess' | 'recordFailure'>;
+  monitor?: ServeMonitor;
   /** The server's body limit; an infer body is further bounded by what its version's signature can need. */
   bodyLimitBytes: number;
   /** How decision ids are chosen (monitoring.decisionIds). */
@@ -54,13 +56,6 @@ function headerLength(req: FastifyRequest): number | undefined {
 
 function bodyOf(req: FastifyRequest): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-}
-
-function outcomeOf(err: unknown): RequestOutcome {
-  if (!isBerthError(err)) return 'error';
-  if (err.code === 'BERTH_ERR_QUEUE_FULL' || err.code === 'BERTH_ERR_OVERLOADED' || err.code === 'BERTH_ERR_MODEL_NOT_READY' || err.code === 'BERTH_ERR_SHUTTING_DOWN') return 'rejected';
-  if (err.code === 'BERTH_ERR_DEADLINE_EXCEEDED') return 'timeout';
-  return err.status < 500 ? 'invalid' : 'error';
 }
 
 function modelMetadata(manager: ModelManager, v: ModelVersion, allVersions: boolean, bodyLimitBytes: number): object {
@@ -128,20 +123,17 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     }
     const decisionId = decisionIdFor(ctx.decisionIds, decoded.request.id, decoded.clientId, req.principal);
     if (decisionId !== decoded.request.id) decoded.request.decisionId = decisionId;
-    let result;
+    let prepared: PreparedDecision;
     try {
-      result = await mv.infer(decoded.request);
+      prepared = decoded.records === undefined ? prepareTensors(mv, decoded.request) : prepareRecords(mv, decoded.records, decoded.request, 'inputs');
     } catch (err) {
-      const outcome = outcomeOf(err);
-      mv.observe(outcome, Number(process.hrtime.bigint() - t0));
-      if (outcome !== 'invalid') ctx.monitor?.recordFailure(mv);
+      mv.observe('invalid', Number(process.hrtime.bigint() - t0));
       throw err;
     }
-    const enc = encodeInferResponse(mv.model, String(mv.version), decoded.request.id, decoded.outputs, result, decoded.request.decisionId === undefined ? undefined : { decision_id: decisionId });
-    const ns = Number(process.hrtime.bigint() - t0);
-    mv.observe('success', ns, result, decoded.request.batchSize);
-    // store.durability sync: answered only once the decision is durable (else 503/409); async: nothing to wait for.
-    await ctx.monitor?.recordSuccess(mv, decoded.request, result, ns / 1e6);
+    const { result, decisions } = await runPrepared(ctx.monitor, mv, prepared, t0, decoded.records !== undefined);
+    const request = prepared.request;
+    const enc = encodeInferResponse(mv.model, String(mv.version), request.id, decoded.outputs, result, responseParameters(request, decisionId, prepared, decisions));
+    await recordServed(ctx.monitor, mv, prepared, result, decisions, t0);
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
     if (ctx.monitor !== undefined) reply.header(DECISION_ID_HEADER, decisionId);
     return reply.type(enc.contentType).send(enc.body);
@@ -204,6 +196,21 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
     await manager.unloadModel(req.params.model);
     return {};
   });
+}
+
+/** The response's parameters: the decision id when it differs, the decisions of raw records, any anomaly flags. */
+function responseParameters(request: InferenceRequest, decisionId: string, prepared: PreparedDecision, decisions: RowDecision[] | undefined): Record<string, unknown> | undefined {
+  const params: Record<string, unknown> = {};
+  if (request.decisionId !== undefined) params.decision_id = decisionId;
+  // A batched request's rows are decisions of their own: feedback labels them by these ids.
+  if (request.batchSize > 1) params.decision_ids = rowIds(decisionId, request.batchSize);
+  if (decisions !== undefined) {
+    params.content_type = 'pd';
+    params.decisions = decisions;
+  }
+  const flagged = prepared.flags.flatMap((flags, row) => flags.map((f) => ({ row, ...flagJson(f) })));
+  if (flagged.length > 0) params.anomalies = flagged;
+  return Object.keys(params).length === 0 ? undefined : params;
 }
 
 /** The JSON object body of a control request; an empty body is `{}`. */
