@@ -1,8 +1,9 @@
 /**
  * @module cli/demo
  * `berth demo`: realistic traffic for the running server's `income` example, so the
- * dashboard has something to show. Rows come from the UCI Adult test split (raw records,
- * encoded with the model's preprocessing.json); after `--shift-after` seconds the traffic
+ * dashboard has something to show. Rows come from the UCI Adult test split and are sent as
+ * raw records (KServe V1 `:predict`), which the server runs through the version's pipeline
+ * and anomaly layer; after `--shift-after` seconds the traffic
  * shifts (people get older, self-employment replaces private employment, and the world's
  * labels drift away from what the model learned) while delayed ground truth keeps
  * arriving, so drift, an accuracy drop and the alerts show within a couple of minutes
@@ -62,11 +63,20 @@ async function demo(f: DemoFlags): Promise<void> {
     throw new BerthError('BERTH_ERR_CLI_USAGE', `cannot reach the server at ${base} (${messageOf(err)}); start it with npm start`);
   });
   if (ready.status !== 200) throw new BerthError('BERTH_ERR_CLI_USAGE', `model '${f.model}' is not ready at ${base} (HTTP ${ready.status})`);
-  const meta = (await (await fetch(`${base}/v2/models/${f.model}`)).json()) as { inputs: { name: string; shape: number[] }[] };
-  const input = meta.inputs[0];
-  if (meta.inputs.length !== 1 || input === undefined || input.shape[1] !== enc.width) {
-    throw new BerthError('BERTH_ERR_CLI_USAGE', `model '${f.model}' should take one input of ${enc.width} features (from ${specPath})`);
-  }
+  const meta = (await (await fetch(`${base}/v1/models/${f.model}/metadata`)).json()) as { takes?: string };
+  if (meta.takes !== 'records') throw new BerthError('BERTH_ERR_CLI_USAGE', `model '${f.model}' at ${base} takes no raw records (it serves no preprocessing spec)`);
+  const numeric = new Set(spec.features.filter((x) => x.type === 'numeric').map((x) => x.column));
+  const label = spec.label?.column;
+  /** A CSV row as a client would send it: numbers as numbers, the label left out. */
+  const recordOf = (fields: readonly string[]): Record<string, string | number> => {
+    const out: Record<string, string | number> = {};
+    spec.rawColumns.forEach((c, k) => {
+      if (c === label) return;
+      const v = (fields[k] ?? '').trim();
+      out[c] = numeric.has(c) && v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+    });
+    return out;
+  };
 
   const r = mulberry32(f.seed);
   const runId = Date.now().toString(36);
@@ -97,7 +107,7 @@ async function demo(f: DemoFlags): Promise<void> {
         failedFeedback += batch.length;
       },
     );
-  process.stdout.write(`berth demo: ${f.rate} requests/s to ${base}/v2/models/${f.model}/infer for ${f.duration} s; traffic shifts after ${f.shiftAfter} s; ground truth arrives ${f.feedbackDelay} s late\n`);
+  process.stdout.write(`berth demo: ${f.rate} requests/s to ${base}/v1/models/${f.model}:predict (raw records) for ${f.duration} s; traffic shifts after ${f.shiftAfter} s; ground truth arrives ${f.feedbackDelay} s late\n`);
   for (let i = 0; ; i++) {
     const now = Date.now();
     const elapsed = (now - start) / 1000;
@@ -109,13 +119,11 @@ async function demo(f: DemoFlags): Promise<void> {
     }
     const record = records[Math.floor(r() * records.length)]!;
     const fields = shifted ? shiftRecord(record, spec.rawColumns, r) : record;
-    const features = Array.from(enc.encode([fields]));
     let label = enc.labelOf(record) ?? '0';
     // After the shift the world changes too: part of the outcomes no longer follow the pattern the model learned.
     if (shifted && r() < f.labelNoise) label = label === '1' ? '0' : '1';
     const id = `demo-${runId}-${i}`;
-    const body = { id, inputs: [{ name: input.name, datatype: 'FP32', shape: [1, features.length], data: features }] };
-    const request = post(`${base}/v2/models/${f.model}/infer`, body).then(
+    const request = post(`${base}/v1/models/${f.model}:predict`, { id, instances: [recordOf(fields)] }).then(
       (res) => {
         if (res.status === 200) {
           sent += 1;

@@ -27,6 +27,8 @@ export interface PreparedDecision {
   flags: AnomalyFlag[][];
   /** The pipeline the records went through. */
   pipeline?: { kind: string; hash: string };
+  /** Whether the anomaly layer looked at the rows (raw records always get the field checks; tensors need a profile). */
+  checked: boolean;
 }
 
 export interface RequestBase {
@@ -64,7 +66,7 @@ export function prepareRecords(mv: ModelVersion, records: readonly RawRecord[], 
   const request: InferenceRequest = { id: base.id, inputs: encoded.inputs, outputs: mv.signature.outputs.map((o) => o.name), batchSize: rows, parameters: base.parameters };
   if (base.decisionId !== undefined) request.decisionId = base.decisionId;
   if (base.deadlineMs !== undefined) request.deadlineMs = base.deadlineMs;
-  return { request, records, flags, pipeline: { kind: t.kind, hash: t.hash } };
+  return { request, records, flags, pipeline: { kind: t.kind, hash: t.hash }, checked: mv.settings.anomaly.policy !== 'off' };
 }
 
 /** A decoded tensor request through the anomaly layer (in input space). */
@@ -73,7 +75,7 @@ export function prepareTensors(mv: ModelVersion, request: InferenceRequest): Pre
   const detector = mv.settings.anomaly.policy === 'off' ? undefined : mv.anomaly;
   const input = detector === undefined ? undefined : request.inputs.find((t) => t.name === detector.profile.input.name);
   const flags = detector === undefined ? Array.from({ length: rows }, () => []) : detector.check(input, rows);
-  return { request, flags };
+  return { request, flags, checked: detector !== undefined };
 }
 
 function describe(prepared: PreparedDecision, pick: (f: AnomalyFlag) => boolean): string {
@@ -92,16 +94,17 @@ function describe(prepared: PreparedDecision, pick: (f: AnomalyFlag) => boolean)
 
 /**
  * Why the request must not reach the model, if it must not: a row that cannot be encoded
- * (always), or any flag under policy reject. Counts every flagged row in
- * `berth_anomalies_total` either way.
+ * (always), or any flag under policy reject. Counts every checked row (berth_anomaly_rows_total)
+ * and its flags (berth_anomalies_total) either way, when the layer is on.
  */
 export function refusalOf(mv: ModelVersion, prepared: PreparedDecision): BerthError | undefined {
   let flagged = false;
   let blocking = false;
+  const on = prepared.checked;
   for (const row of prepared.flags) {
+    if (on) mv.countAnomalies(row);
     if (row.length === 0) continue;
     flagged = true;
-    mv.countAnomalies(row);
     if (row.some((f) => f.blocking)) blocking = true;
   }
   if (blocking) return new BerthError('BERTH_ERR_INVALID_RECORD', `the record cannot be encoded for the model: ${describe(prepared, (f) => f.blocking)}`);

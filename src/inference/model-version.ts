@@ -93,6 +93,7 @@ function bindMetrics(m: ServerMetrics, labels: { model: string; version: string 
     batchSize: m.batchSize.labels(labels),
     batchRequests: m.batchRequests.labels(labels),
     batchIsolations: m.batchIsolations.labels(labels),
+    anomalyRows: { true: m.anomalyRows.labels({ ...labels, flagged: 'true' }), false: m.anomalyRows.labels({ ...labels, flagged: 'false' }) },
     anomalies: Object.fromEntries(ANOMALY_KINDS.map((k) => [k, m.anomalies.labels({ ...labels, kind: k })])) as Record<AnomalyKind, ReturnType<ServerMetrics['anomalies']['labels']>>,
   };
 }
@@ -226,8 +227,9 @@ export class ModelVersion {
     }
   }
 
-  /** Counts one flagged row in berth_anomalies_total, once per kind it was flagged for. */
+  /** Counts one checked row in berth_anomaly_rows_total and, once per kind it was flagged for, in berth_anomalies_total. */
   countAnomalies(flags: readonly AnomalyFlag[]): void {
+    this.#m.anomalyRows[flags.length > 0 ? 'true' : 'false'].inc();
     const seen = new Set<AnomalyKind>();
     for (const f of flags) {
       if (seen.has(f.kind)) continue;

@@ -71,6 +71,12 @@ export class ServerMetrics {
     labelNames: ['model', 'version', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly anomalyRows = new Counter({
+    name: 'berth_anomaly_rows_total',
+    help: 'Request rows the anomaly layer checked, by whether it flagged them (flagged="true"|"false"); the AnomalyRate alert is the flagged share.',
+    labelNames: ['model', 'version', 'flagged'] as const,
+    registers: [this.registry],
+  });
   /** Read from the schedulers at scrape time (see setQueueDepthSource), not set per request. */
   #queueDepthSource: () => Iterable<{ model: string; version: string; depth: number }> = () => [];
   readonly queueDepth = new Gauge({

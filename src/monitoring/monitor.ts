@@ -389,6 +389,7 @@ export class Monitor {
   recordSuccess(mv: ModelVersion, request: InferenceRequest, result: InferenceResult, latencyMs: number, prepared?: PreparedDecision, decisions?: RowDecision[]): Promise<void> | undefined {
     const now = this.#clock.now();
     this.#monitorOf(mv)?.window.recordSuccess(now, latencyMs, request.batchSize);
+    if (prepared !== undefined) this.#countAnomalies(mv, prepared, now);
     const ticket = this.#reserve(mv, request);
     const item: Pending = { mv, request, result, latencyMs, time: now, ticket };
     if (prepared !== undefined) item.prepared = prepared;
@@ -405,7 +406,16 @@ export class Monitor {
     const code = isBerthError(error) ? error.code : 'BERTH_ERR_INTERNAL';
     const status = isBerthError(error) ? error.status : 500;
     const outcome = code === 'BERTH_ERR_DEADLINE_EXCEEDED' ? 'timeout' : status < 500 ? 'invalid' : 'error';
+    if (code === 'BERTH_ERR_INVALID_RECORD' || code === 'BERTH_ERR_ANOMALY_REJECTED') this.#countAnomalies(mv, prepared, this.#clock.now());
     this.#enqueue({ mv, request: prepared.request, result: undefined, latencyMs, time: this.#clock.now(), ticket: undefined, prepared, refusal: { outcome, code, message: messageOf(error) } });
+  }
+
+  /** The anomaly layer's rows in the version's window (the anomaly_rate signal), when the layer is on. */
+  #countAnomalies(mv: ModelVersion, prepared: PreparedDecision, now: number): void {
+    if (!prepared.checked) return;
+    let flagged = 0;
+    for (const row of prepared.flags) if (row.length > 0) flagged++;
+    this.#monitorOf(mv)?.window.recordAnomalies(now, prepared.flags.length, flagged);
   }
 
   /** Reserves the decision ids a request will be logged under: one per row of a batched request. */
@@ -641,6 +651,7 @@ export class Monitor {
       };
       sig('latency_p95_ms', s.p95Ms);
       sig('error_rate', s.requests > 0 ? s.errorRate : NaN);
+      sig('anomaly_rate', s.anomalyRate);
       sig('memory_mb', vm.mv.memoryBytes / 1048576);
       const saturation = vm.mv.queueDepth / vm.mv.batching.maxQueueSize;
       sig('queue_saturation', saturation);
@@ -694,6 +705,7 @@ export class Monitor {
     point('latency_p95_ms', s.p95Ms);
     point('latency_p99_ms', s.p99Ms);
     point('error_rate', s.requests > 0 ? s.errorRate : NaN);
+    point('anomaly_rate', s.anomalyRate);
   }
 
   /** Closes the version's drift window when it is old and full enough; the worker tests it. */

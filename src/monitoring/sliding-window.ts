@@ -27,6 +27,9 @@ interface Bucket {
   ok: number;
   failed: number;
   rows: number;
+  /** Rows the anomaly layer checked, and those it flagged. */
+  checked: number;
+  flagged: number;
   hist: Uint32Array;
 }
 
@@ -40,6 +43,9 @@ export interface WindowSummary {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
+  /** Rows the anomaly layer checked in the window, and the share it flagged (NaN when none was checked). */
+  checkedRows: number;
+  anomalyRate: number;
 }
 
 export class SlidingWindow {
@@ -48,7 +54,7 @@ export class SlidingWindow {
 
   constructor(readonly windowMs: number, bucketCount = 30) {
     this.#bucketMs = Math.max(1, Math.ceil(windowMs / bucketCount));
-    this.#buckets = Array.from({ length: bucketCount }, () => ({ start: -Infinity, ok: 0, failed: 0, rows: 0, hist: new Uint32Array(BINS) }));
+    this.#buckets = Array.from({ length: bucketCount }, () => ({ start: -Infinity, ok: 0, failed: 0, rows: 0, checked: 0, flagged: 0, hist: new Uint32Array(BINS) }));
   }
 
   #bucket(now: number): Bucket {
@@ -59,6 +65,8 @@ export class SlidingWindow {
       b.ok = 0;
       b.failed = 0;
       b.rows = 0;
+      b.checked = 0;
+      b.flagged = 0;
       b.hist.fill(0);
     }
     return b;
@@ -75,17 +83,28 @@ export class SlidingWindow {
     this.#bucket(now).failed += 1;
   }
 
+  /** Rows the anomaly layer checked (served or refused) and how many of them it flagged. */
+  recordAnomalies(now: number, checked: number, flagged: number): void {
+    const b = this.#bucket(now);
+    b.checked += checked;
+    b.flagged += flagged;
+  }
+
   summary(now: number): WindowSummary {
     const hist = new Uint32Array(BINS);
     let ok = 0;
     let failed = 0;
     let rows = 0;
+    let checked = 0;
+    let flagged = 0;
     let oldest = now;
     for (const b of this.#buckets) {
       if (b.start <= now - this.windowMs || b.start > now) continue;
       ok += b.ok;
       failed += b.failed;
       rows += b.rows;
+      checked += b.checked;
+      flagged += b.flagged;
       oldest = Math.min(oldest, b.start);
       for (let i = 0; i < BINS; i++) hist[i]! += b.hist[i]!;
     }
@@ -105,6 +124,7 @@ export class SlidingWindow {
       requests, failed, errorRate: requests === 0 ? 0 : failed / requests,
       throughput: requests / seconds, rowsPerSecond: rows / seconds,
       p50Ms: pct(0.5), p95Ms: pct(0.95), p99Ms: pct(0.99),
+      checkedRows: checked, anomalyRate: checked === 0 ? NaN : flagged / checked,
     };
   }
 }

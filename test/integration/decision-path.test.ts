@@ -147,7 +147,13 @@ test('anomaly policy flag: each field-level kind is flagged on a served row, nam
   assert.equal(refused.detail.reason.code, 'BERTH_ERR_INVALID_RECORD');
   assert.deepEqual(refused.outputs, []);
 
+  // The AnomalyRate alert's signal: flagged rows ÷ checked rows in the window (7 of the 8 rows checked here).
+  const signals = await s.app.monitor!.tick();
+  const rate = signals.find((x) => x.signal === 'anomaly_rate' && x.model === 'income');
+  assert.ok(rate !== undefined && rate.value > 0.3 && rate.value <= 1, JSON.stringify(rate));
   const samples = await scrape(s.url);
+  assert.ok(metricSum(samples, 'berth_anomaly_rows_total', { model: 'income', flagged: 'false' }) >= 1);
+  assert.ok(metricSum(samples, 'berth_anomaly_rows_total', { model: 'income', flagged: 'true' }) >= 7);
   for (const kind of ['out_of_range', 'unseen_category', 'unknown_field', 'non_finite', 'wrong_type', 'missing_field']) {
     assert.ok(metricSum(samples, 'berth_anomalies_total', { model: 'income', kind }) >= 1, `berth_anomalies_total{kind="${kind}"}`);
   }

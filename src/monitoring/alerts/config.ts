@@ -12,7 +12,7 @@ import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 import { compileTemplate, type RenderFn } from './template.js';
 
 /** The signals the server computes for every model version at each evaluation. */
-export const SIGNAL_NAMES = ['accuracy', 'accuracy_drop', 'latency_p95_ms', 'error_rate', 'memory_mb', 'drift', 'queue_saturation'] as const;
+export const SIGNAL_NAMES = ['accuracy', 'accuracy_drop', 'latency_p95_ms', 'error_rate', 'anomaly_rate', 'memory_mb', 'drift', 'queue_saturation'] as const;
 export type SignalName = (typeof SIGNAL_NAMES)[number];
 
 /** Range each signal's values (and so a sensible threshold) lie in; undefined = unbounded. */
@@ -21,6 +21,7 @@ export const SIGNAL_RANGES: Record<SignalName, { min?: number; max?: number; uni
   accuracy_drop: { min: -1, max: 1, unit: 'accuracy points -1..1 (0.05 = five points)' },
   latency_p95_ms: { min: 0, unit: 'milliseconds' },
   error_rate: { min: 0, max: 1, unit: 'a fraction 0..1 (0.05 = 5%)' },
+  anomaly_rate: { min: 0, max: 1, unit: 'a fraction 0..1 of the rows the anomaly layer checked' },
   memory_mb: { min: 0, unit: 'MB (MiB, 1048576 bytes)' },
   drift: { min: 0, max: 1, unit: 'a share 0..1 of drifting features, or 1/0 for the dataset verdict' },
   queue_saturation: { min: 0, max: 1, unit: 'a fraction 0..1 of the queue capacity' },
@@ -110,6 +111,10 @@ export function defaultAlertRules(): AlertRuleConfig[] {
     {
       name: 'HighErrorRate', signal: 'error_rate', op: '>', threshold: 0.05, for: '5m', severity: 'critical',
       annotations: { summary: `${SUMMARY_OF('{{ $value | humanizePercentage }} of requests fail')}`, description: 'Failed requests (errors, timeouts, rejections when the queue is full) over all requests. Client errors (invalid input) do not count.' },
+    },
+    {
+      name: 'AnomalyRate', signal: 'anomaly_rate', op: '>', threshold: 0.05, for: '15m', severity: 'warning',
+      annotations: { summary: `${SUMMARY_OF('{{ $value | humanizePercentage }} of request rows are flagged as anomalous')}`, description: 'Rows the anomaly layer flagged (out of the training range, unseen category, unknown or missing field, unlike the training data) over the rows it checked. The OOD threshold flags about 1% of training-like rows, so a sustained higher share means the traffic no longer looks like the training data, or a client sends broken records. See the flags in the decision log.' },
     },
     {
       name: 'AccuracyDrop', signal: 'accuracy_drop', op: '>', threshold: 0.05, for: '15m', severity: 'critical',

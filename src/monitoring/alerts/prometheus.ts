@@ -51,6 +51,8 @@ export function signalExpression(signal: SignalName, scope = '', rateWindow = '5
       return `histogram_quantile(0.95, sum by (model, version, le) (rate(${selector('berth_inference_request_duration_seconds_bucket', scope)}[${rateWindow}]))) * 1000`;
     case 'error_rate':
       return `sum ${by} (rate(${selector('berth_inference_requests_total', `outcome=~${quote(FAILED_OUTCOMES.join('|'))}`, scope)}[${rateWindow}])) / sum ${by} (rate(${selector('berth_inference_requests_total', scope)}[${rateWindow}]))`;
+    case 'anomaly_rate':
+      return `sum ${by} (rate(${selector('berth_anomaly_rows_total', 'flagged="true"', scope)}[${rateWindow}])) / sum ${by} (rate(${selector('berth_anomaly_rows_total', scope)}[${rateWindow}]))`;
     case 'accuracy':
       return `avg ${by} (${selector('berth_model_quality', 'metric="accuracy"', scope)})`;
     case 'accuracy_drop':

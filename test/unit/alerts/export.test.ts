@@ -15,13 +15,13 @@ test('the export has a defaults group that excludes models with their own group,
   const file = parse(text) as RulesFile;
   assert.deepEqual(file.groups.map((g) => g.name), ['berth', 'berth-a.b|c', 'berth-income']);
   const [all, odd, inc] = file.groups as [RulesFile['groups'][0], RulesFile['groups'][0], RulesFile['groups'][0]];
-  assert.equal(all.rules.length, 6);
+  assert.equal(all.rules.length, 7);
   for (const r of all.rules) {
     assert.ok(r.expr.includes('model!~"a\\\\.b\\\\|c|empty|income"'), `defaults exclude the listed models (regex-escaped): ${r.expr}`);
     assert.equal(r.labels?.model, undefined);
   }
   for (const r of odd.rules) assert.ok(r.expr.includes('model="a.b|c"') && !r.expr.includes('!~'), r.expr);
-  assert.deepEqual(inc.rules.map((r) => r.alert), ['HighLatency', 'HighErrorRate', 'AccuracyDrop', 'DataDrift', 'QueueSaturation']);
+  assert.deepEqual(inc.rules.map((r) => r.alert), ['HighLatency', 'HighErrorRate', 'AnomalyRate', 'AccuracyDrop', 'DataDrift', 'QueueSaturation']);
   const lat = inc.rules[0]!;
   assert.equal(lat.expr, '(histogram_quantile(0.95, sum by (model, version, le) (rate(berth_inference_request_duration_seconds_bucket{model="income"}[5m]))) * 1000) > 250');
   assert.equal(lat.for, '5m');
@@ -39,6 +39,7 @@ test('every signal has an expression over Berth\'s metric names, one series per 
     accuracy_drop: 'avg by (model, version) (berth_model_validated_accuracy{model="m"}) - avg by (model, version) (berth_model_quality{metric="accuracy", model="m"})',
     latency_p95_ms: 'histogram_quantile(0.95, sum by (model, version, le) (rate(berth_inference_request_duration_seconds_bucket{model="m"}[2m]))) * 1000',
     error_rate: 'sum by (model, version) (rate(berth_inference_requests_total{outcome=~"error|timeout|rejected", model="m"}[2m])) / sum by (model, version) (rate(berth_inference_requests_total{model="m"}[2m]))',
+    anomaly_rate: 'sum by (model, version) (rate(berth_anomaly_rows_total{flagged="true", model="m"}[2m])) / sum by (model, version) (rate(berth_anomaly_rows_total{model="m"}[2m]))',
     memory_mb: 'max by (model, version) (berth_model_memory_bytes{model="m"}) / 1048576',
     drift: 'max by (model, version) (berth_drift_share{model="m"})',
     queue_saturation: 'max by (model, version) (berth_inference_queue_depth{model="m"} / berth_inference_queue_capacity{model="m"})',
