@@ -7,9 +7,13 @@
  * (`berth.classes`, `berth.metrics.test_accuracy`, written by the example training scripts).
  *
  * Drift columns, in this order (the reference profile's columns follow it by position):
- * every element of each input row (inputs with a batch dimension), then for a classifier
- * one probability column per class and the predicted class, for a regressor the value.
+ * for a version with a tabular preprocessing spec, one column per raw field the model uses
+ * (`age` in years, `workclass` as its category — read from the raw record, or decoded from
+ * the encoded tensor for tensor requests); otherwise every element of each input row
+ * (inputs with a batch dimension); then for a classifier one probability column per class
+ * and the predicted class, for a regressor the value.
  */
+import type { TabularSpec } from '../preprocessing/tabular.js';
 import type { ModelSignature } from '../inference/types.js';
 import type { MonitoringConfig } from '../repository/model-config.js';
 
@@ -35,8 +39,17 @@ export interface DriftColumn {
   name: string;
   type: 'numeric' | 'categorical';
   role: 'feature' | 'probability' | 'prediction';
-  /** Where the value comes from: element `index` of a row of tensor `tensor` ('predicted' = argmax of the scores). */
-  source: { kind: 'input' | 'output'; tensor: string; index: number } | { kind: 'predicted' };
+  /** Where the value comes from: element `index` of a row of tensor `tensor` ('predicted' = argmax of the scores), or a raw field. */
+  source: { kind: 'input' | 'output'; tensor: string; index: number } | { kind: 'predicted' } | RawFieldSource;
+}
+
+/** A raw field of a tabular spec: from the record, or decoded from its slots in the encoded tensor. */
+export interface RawFieldSource {
+  kind: 'raw';
+  field: string;
+  tensor: string;
+  feature: TabularSpec['features'][number];
+  missing: readonly string[];
 }
 
 export interface Binding {
@@ -87,11 +100,16 @@ export function decideTask(signature: ModelSignature, metadata: Readonly<Record<
   return { kind: 'none', reason: 'no output looks like class scores [batch, C] or a value [batch]; set monitoring.task in berth.yaml' };
 }
 
-export function driftColumns(signature: ModelSignature, task: Task, featureNames?: readonly string[]): DriftColumn[] {
+export function driftColumns(signature: ModelSignature, task: Task, featureNames?: readonly string[], spec?: TabularSpec): DriftColumn[] {
   const cols: DriftColumn[] = [];
   if (signature.maxBatchSize === 0) return cols;
   let f = 0;
+  const specInput = spec === undefined ? undefined : ((spec as { output?: { name?: string } }).output?.name ?? 'features');
+  if (spec !== undefined && specInput !== undefined && signature.inputs.some((i) => i.name === specInput)) {
+    for (const feature of spec.features) cols.push({ name: feature.column, type: feature.type, role: 'feature', source: { kind: 'raw', field: feature.column, tensor: specInput, feature, missing: spec.missingValues } });
+  }
   for (const input of signature.inputs) {
+    if (input.name === specInput && cols.length > 0) continue;
     const width = rowWidth(input.shape);
     if (width === undefined || input.datatype === 'BYTES' || width > 4096) continue;
     for (let j = 0; j < width; j++, f++) {
@@ -107,9 +125,9 @@ export function driftColumns(signature: ModelSignature, task: Task, featureNames
   return cols;
 }
 
-export function bindModel(signature: ModelSignature, metadata: Readonly<Record<string, string>>, config: MonitoringConfig = {}): Binding {
+export function bindModel(signature: ModelSignature, metadata: Readonly<Record<string, string>>, config: MonitoringConfig = {}, spec?: TabularSpec): Binding {
   const task = decideTask(signature, metadata, config);
   const meta = Number(metadata['berth.metrics.test_accuracy']);
   const validatedAccuracy = config.validatedAccuracy ?? (Number.isFinite(meta) ? meta : undefined);
-  return { task, validatedAccuracy, columns: driftColumns(signature, task, config.featureNames) };
+  return { task, validatedAccuracy, columns: driftColumns(signature, task, config.featureNames, spec) };
 }

@@ -211,7 +211,7 @@ class VersionMonitor {
 
   constructor(readonly mv: ModelVersion, readonly config: MonitoringConfig, opts: MonitorOptions, now: number) {
     this.key = `${mv.model}/${mv.version}`;
-    this.binding = bindModel(mv.signature, mv.metadata, config);
+    this.binding = bindModel(mv.signature, mv.metadata, config, mv.preprocessing?.tabular);
     this.columns = this.binding.columns;
     this.window = new SlidingWindow(opts.latencyWindowMs);
     this.driftStart = now;
@@ -459,7 +459,7 @@ export class Monitor {
         const probabilities = this.#process(it, it.result, vm);
         if (vm !== undefined && vm.driftState !== 'off' && it.request.batchSize > 0 && this.#sampleForDrift(vm, it.time, it.request.batchSize)) {
           const list = drift.get(vm) ?? [];
-          list.push({ inputs: it.request.inputs, outputs: it.result.outputs, rows: it.request.batchSize, probabilities });
+          list.push({ inputs: it.request.inputs, outputs: it.result.outputs, rows: it.request.batchSize, probabilities, ...(it.prepared?.records === undefined ? {} : { records: it.prepared.records }) });
           drift.set(vm, list);
         }
       } catch (err) {
@@ -499,7 +499,7 @@ export class Monitor {
   /** Logs the decision and keeps its probabilities for the estimate; returns them (classifiers) for the drift columns. */
   #process(it: Pending, result: InferenceResult, vm: VersionMonitor | undefined): ClassProbabilities | undefined {
     const { mv, request } = it;
-    const binding = vm?.binding ?? bindModel(mv.signature, mv.metadata);
+    const binding = vm?.binding ?? bindModel(mv.signature, mv.metadata, mv.settings.monitoring, mv.preprocessing?.tabular);
     const rows = request.batchSize;
     const task = binding.task;
     const predictions: (DecisionRecord['prediction'])[] = new Array(rows);

@@ -19,7 +19,9 @@ import { readModelMetadata } from '../onnx/metadata.js';
 import { parseSimpleCsv, readTabularSpec, TabularEncoder } from '../preprocessing/tabular.js';
 import { resolveSettings } from '../repository/model-config.js';
 import { fromOrtType } from '../runtime/datatypes.js';
-import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
+import { bindModel, type Binding, type DriftColumn, type MonitoringConfig, type RawFieldSource } from './binding.js';
+import type { RawRecord } from '../pipeline/transformer.js';
+import { loadVersionPreprocessing } from '../preprocessing/load.js';
 import { fitCalibration, type Calibration } from './calibration.js';
 import { classProbabilities, type ClassProbabilities } from './scores.js';
 
@@ -40,6 +42,37 @@ export interface ColumnSource {
   outputs: readonly Tensor[];
   rows: number;
   probabilities?: ClassProbabilities | undefined;
+  /** The raw records of a raw-record request: raw-field columns read them instead of decoding the tensor. */
+  records?: readonly RawRecord[];
+}
+
+/** A raw field's value for drift: the record's (trimmed; a missing marker is missing), else decoded from the tensor's slots. */
+function rawValue(src: RawFieldSource, record: RawRecord | undefined, t: Tensor | undefined, row: number): unknown {
+  const f = src.feature;
+  if (record !== undefined) {
+    const v = record[src.field];
+    const text = typeof v === 'string' ? v.trim() : v;
+    if (f.type === 'numeric') {
+      if (text === null || text === undefined || (typeof text === 'string' && (src.missing.includes(text) || text === ''))) return Number.NaN;
+      const x = Number(text);
+      return Number.isFinite(x) ? x : Number.NaN;
+    }
+    if (text === null || text === undefined) return null;
+    const s = String(text);
+    return src.missing.includes(s) ? (f.categories.includes('?') ? '?' : null) : s;
+  }
+  if (t === undefined) return f.type === 'numeric' ? Number.NaN : null;
+  const w = t.data.length / Math.max(1, t.shape[0] ?? 1);
+  const base = row * w + f.offset;
+  // Rounded to 1e-5 of the field's spread (10^(⌊log10 std⌋ − 5)): float32 rounding of the standardised value
+  // must not make 13 read as 12.9999995 or 0 as 1.2e-6 (discrete fields would look shifted against raw reference values).
+  if (f.type === 'numeric') {
+    const x = Number(t.data[base]) * f.std + f.mean;
+    const e = Math.floor(Math.log10(f.std)) - 5;
+    return e < 0 ? Math.round(x * 10 ** -e) / 10 ** -e : Math.round(x / 10 ** e) * 10 ** e;
+  }
+  for (let k = 0; k < f.width; k++) if (Number(t.data[base + k]) === 1) return f.categories[k]!;
+  return null; // all slots zero: a category the spec does not know
 }
 
 /**
@@ -73,9 +106,15 @@ export function columnsFor(columns: readonly DriftColumn[], binding: Binding, it
         for (let r = 0; r < it.rows; r++) a[base + r] = task.classes[probs.predicted[r]!];
         return;
       }
-      if (c.role === 'probability' && probs !== undefined && task.kind === 'classification') {
+      if (c.role === 'probability' && c.source.kind === 'output' && probs !== undefined && task.kind === 'classification') {
         const C = task.classCount;
         for (let r = 0; r < it.rows; r++) a[base + r] = probs.probabilities[r * C + c.source.index]!;
+        return;
+      }
+      if (c.source.kind === 'raw') {
+        const src = c.source;
+        const t = tensors.get(src.tensor);
+        for (let r = 0; r < it.rows; r++) a[base + r] = rawValue(src, it.records?.[r], t, r);
         return;
       }
       const t = tensors.get(c.source.tensor);
@@ -115,6 +154,8 @@ export interface ReferenceData {
   labels?: Int32Array;
   /** Where the rows came from, for the calibration's `source`. */
   source?: string;
+  /** The raw records the features were encoded from (raw-field drift columns read them). */
+  records?: RawRecord[];
 }
 
 /**
@@ -128,7 +169,7 @@ export function encodeRawData(csvPath: string, specPath: string, limit?: number)
   let records = parseSimpleCsv(text, spec);
   if (limit !== undefined) records = records.slice(0, limit);
   const enc = new TabularEncoder(spec);
-  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
+  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, records: records.map((fields) => Object.fromEntries(spec.rawColumns.map((c, k) => [c, fields[k]]))), source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
   const labels = records.map((r) => enc.labelOf(r));
   if (spec.label !== undefined && labels.every((l) => l !== undefined)) data.labels = Int32Array.from(labels, Number);
   return data;
@@ -151,7 +192,8 @@ async function runModel(modelPath: string, data: ReferenceData, options: BuildRe
     }
     const monitoring = { ...options.monitoring };
     if (data.featureNames !== undefined && monitoring.featureNames === undefined) monitoring.featureNames = data.featureNames;
-    const binding = bindModel(signature, readModelMetadata(modelPath).props, monitoring);
+    // The server binds a version with a tabular spec to its raw fields: so does its reference profile.
+    const binding = bindModel(signature, readModelMetadata(modelPath).props, monitoring, loadVersionPreprocessing(modelPath)?.tabular);
     const batches: ColumnSource[] = [];
     const batch = options.batchSize ?? 512;
     for (let start = 0; start < data.count; start += batch) {
@@ -163,7 +205,8 @@ async function runModel(modelPath: string, data: ReferenceData, options: BuildRe
         const t = result[o.name]!;
         return { name: o.name, datatype: fromOrtType(t.type) ?? 'FP32', shape: [...t.dims], data: t.data as Tensor['data'] };
       });
-      batches.push({ inputs: [{ name: input.name, datatype: 'FP32', shape, data: x }], outputs, rows: n });
+      const records = data.records?.slice(start, start + n);
+      batches.push({ inputs: [{ name: input.name, datatype: 'FP32', shape, data: x }], outputs, rows: n, ...(records === undefined ? {} : { records }) });
     }
     return { binding, batches };
   } finally {
