@@ -14,7 +14,8 @@
  *
  * Quick run: BENCH_SECONDS=1 npm run bench. Options: npm run bench -- --help
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readTabularSpec, TabularEncoder } from '../src/preprocessing/tabular.js';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +57,8 @@ interface Options {
   protocol: 'json' | 'binary';
   /** Also run a batching-on server with the decision log switched off. */
   decisionLogOff: boolean;
+  /** Also measure the decision path on income (raw records vs tensors, anomaly layer on vs off). */
+  decisionPath: boolean;
   out: string;
 }
 
@@ -122,6 +125,7 @@ function parseOptions(argv: string[]): Options {
     .option('--server-src <dir>', 'experiment: build the server from this copy of src/ (A/B a change without touching the tree)')
     .option('--compare-src <dir>', 'experiment: also run a batching-on server built from this copy of src/ ("[B]"), interleaved with the others')
     .option('--no-decision-log-comparison', 'skip the batching-on server without decision log (the logging on ÷ off ratio)')
+    .option('--no-decision-path', 'skip the decision-path rows (income: raw records vs encoded tensors, anomaly layer on vs off)')
     .option('--out <dir>', 'where to write the JSON (default bench/results)');
   program.parse(argv);
   const f = program.opts<{
@@ -129,6 +133,7 @@ function parseOptions(argv: string[]): Options {
     loadgen?: 'wrk' | 'node'; maxBatchSize?: number; maxQueueDelayMs?: number; intraOpThreads?: number; profile?: boolean; profileModel?: string; profileConcurrency?: number; profileOnly?: boolean;
     noiseThreshold?: number; waitBudget?: number; serverSrc?: string; compareSrc?: string; protocol?: 'json' | 'binary'; out?: string;
     decisionLogComparison?: boolean;
+    decisionPath?: boolean;
   }>();
   const seconds = Math.max(1, Math.round(f.seconds ?? envNumber('BENCH_SECONDS') ?? 5));
   const models = f.models ?? MODEL_NAMES;
@@ -153,6 +158,7 @@ function parseOptions(argv: string[]): Options {
     serverSrc: f.serverSrc === undefined ? undefined : resolve(f.serverSrc),
     protocol: f.protocol ?? 'json',
     decisionLogOff: f.decisionLogComparison !== false,
+    decisionPath: f.decisionPath !== false,
     compareSrc: f.compareSrc === undefined ? undefined : resolve(f.compareSrc),
     out: resolve(f.out ?? join(ROOT, 'bench/results')),
   };
@@ -302,6 +308,57 @@ async function benchModelHttp(model: BenchModel, env: Env): Promise<Row[]> {
   }
 }
 
+/**
+ * The decision path on income (issue 11): one server over the whole example folder (spec,
+ * anomaly profile, reference) with anomaly policy flag, one with the layer off. The same
+ * applicant as an encoded tensor (V2) and as a raw record (V1 :predict), interleaved.
+ */
+async function benchDecisionPath(model: BenchModel, env: Env): Promise<Row[]> {
+  const { o, scratch } = env;
+  const spec = readTabularSpec(join(ROOT, 'examples/models/income/preprocessing.json'));
+  const record = (JSON.parse(readFileSync(join(ROOT, 'examples/requests/income-records.json'), 'utf8')) as { instances: Record<string, unknown>[] }).instances[0]!;
+  const features = Array.from(new TabularEncoder(spec).encode([Object.fromEntries(spec.rawColumns.map((c) => [c, String(record[c] ?? '')]))]));
+  const files = { tensor: join(scratch, 'decision-tensor.json'), raw: join(scratch, 'decision-raw.json') };
+  writeFileSync(files.tensor, JSON.stringify({ inputs: [{ name: model.input, datatype: 'FP32', shape: [1, features.length], data: features }] }));
+  writeFileSync(files.raw, JSON.stringify({ instances: [record] }));
+  const headers = { 'Content-Type': 'application/json' };
+  const started: StartedChild[] = [];
+  try {
+    const serve = async (policy: 'flag' | 'off'): Promise<StartedChild> => {
+      const repo = join(scratch, `repo-decision-${policy}`);
+      cpSync(join(ROOT, 'examples/models/income'), join(repo, 'income'), { recursive: true });
+      writeFileSync(join(repo, 'income', 'berth.yaml'), `${berthYaml(o, true)}decision:\n  threshold: 0.5\n  positiveOutcome: approved\n  negativeOutcome: rejected\nanomaly:\n  policy: ${policy}\n`);
+      const child = await startChild(SERVER_MAIN, serverArgs(o, repo), { cwd: ROOT });
+      started.push(child);
+      return child;
+    };
+    const on = await serve('flag');
+    const off = await serve('off');
+    const base = (c: StartedChild): string => c.ready.split(' ')[0]!;
+    const cells: { mode: Mode & `decision-${string}`; child: StartedChild; path: string; file: string }[] = [
+      { mode: 'decision-tensor', child: on, path: '/v2/models/income/infer', file: files.tensor },
+      { mode: 'decision-raw', child: on, path: '/v1/models/income:predict', file: files.raw },
+      { mode: 'decision-raw-noanomaly', child: off, path: '/v1/models/income:predict', file: files.raw },
+    ];
+    for (const c of cells) {
+      const res = await fetch(`${base(c.child)}${c.path}`, { method: 'POST', headers, body: readFileSync(c.file) });
+      if (res.status !== 200) throw new Error(`${c.path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      await env.load({ url: `${base(c.child)}${c.path}`, bodyFile: c.file, headers, concurrency: Math.max(...o.concurrency), seconds: Math.max(2, o.warmup), cwd: ROOT });
+    }
+    const rows: Row[] = [];
+    for (const level of [...new Set([Math.min(...o.concurrency), Math.max(...o.concurrency)])]) {
+      const specs = cells.map((c) => ({ ...cellSpec(env, model, c.mode, c.child, { file: c.file, body: readFileSync(c.file), headers }, level), path: c.path }));
+      for (const row of await runInterleaved(specs, env.load, env.noise)) {
+        progress(row);
+        rows.push(row);
+      }
+    }
+    return rows;
+  } finally {
+    await Promise.all(started.map((c) => c.stop()));
+  }
+}
+
 function inProcessRows(model: BenchModel, mode: 'raw' | 'worker', results: RawResult[]): Row[] {
   return results.map((r) => ({
     model: model.name,
@@ -412,8 +469,13 @@ async function main(): Promise<void> {
     }
     if (models.length > 0) process.stderr.write('over HTTP:\n');
     for (const m of models) rows.push(...(await benchModelHttp(m, env)));
+    const income = models.find((m) => m.name === 'income');
+    if (income !== undefined && o.decisionPath) {
+      process.stderr.write('the decision path (income: raw records vs encoded tensors, anomaly layer on vs off):\n');
+      rows.push(...(await benchDecisionPath(income, env)));
+    }
 
-    const order: Mode[] = ['raw', 'worker', 'floor', 'server-off', 'server-on', 'server-nolog', 'server-on-b'];
+    const order: Mode[] = ['raw', 'worker', 'floor', 'server-off', 'server-on', 'server-nolog', 'server-on-b', 'decision-tensor', 'decision-raw', 'decision-raw-noanomaly'];
     rows.sort((a, b) => o.models.indexOf(a.model) - o.models.indexOf(b.model) || order.indexOf(a.mode) - order.indexOf(b.mode) || a.level - b.level);
     const ratioList = ratios(rows, { models, concurrency: o.concurrency, batches: o.batches });
 

@@ -24,6 +24,8 @@ export interface CellSpec {
   pid: number;
   bodyFile: string;
   headers: Record<string, string>;
+  /** The request path (default /v2/models/<model>/infer). */
+  path?: string;
   concurrency: number;
   /** Seconds of accepted measurement wanted. */
   seconds: number;
@@ -55,7 +57,7 @@ function sumCpu(ts: ThreadTimes[]): number {
 
 async function runSlice(spec: CellSpec, seconds: number, load: LoadRunner, noise: NoiseMeter): Promise<Slice> {
   const isServer = spec.mode !== 'floor';
-  const url = `${spec.baseUrl}/v2/models/${spec.model}/infer`;
+  const url = `${spec.baseUrl}${spec.path ?? `/v2/models/${spec.model}/infer`}`;
   const countersBefore = isServer ? await scrape(spec.baseUrl, spec.model) : undefined;
   const threadsBefore = threadTimes(spec.pid);
   const mark = noise.mark();
@@ -86,7 +88,7 @@ interface Progress {
  */
 export async function runInterleaved(specs: CellSpec[], load: LoadRunner, noise: NoiseMeter): Promise<Row[]> {
   for (const spec of specs) {
-    const url = `${spec.baseUrl}/v2/models/${spec.model}/infer`;
+    const url = `${spec.baseUrl}${spec.path ?? `/v2/models/${spec.model}/infer`}`;
     if (spec.warmupSeconds > 0) await load({ url, bodyFile: spec.bodyFile, headers: spec.headers, concurrency: spec.concurrency, seconds: spec.warmupSeconds, cwd: spec.cwd });
   }
   for (const spec of specs) spec.onMeasureStart?.();

@@ -7,7 +7,7 @@
 import type { CpuUse } from './proc-stat.js';
 import type { ServerWindow } from './metrics-scrape.js';
 
-export type Mode = 'raw' | 'worker' | 'floor' | 'server-off' | 'server-on' | 'server-nolog' | 'server-on-b';
+export type Mode = 'raw' | 'worker' | 'floor' | 'server-off' | 'server-on' | 'server-nolog' | 'server-on-b' | 'decision-tensor' | 'decision-raw' | 'decision-raw-noanomaly';
 
 /** Modes measured in process, call after call, at a batch size (the rest are HTTP at a concurrency). */
 export function isInProcess(mode: Mode): boolean {
@@ -22,6 +22,9 @@ export const MODE_LABEL: Record<Mode, string> = {
   'server-on': 'batching on',
   'server-nolog': 'on, no decision log',
   'server-on-b': 'batching on [B]',
+  'decision-tensor': 'pipeline: encoded tensor (V2)',
+  'decision-raw': 'pipeline: raw record (V1)',
+  'decision-raw-noanomaly': 'raw record, anomaly off',
 };
 
 export interface Row {
@@ -99,6 +102,20 @@ export function ratios(rows: Row[], o: RatioInputs): Ratio[] {
       if (b === undefined) continue;
       out.push({ model: m.name, name: `[B] ÷ batching on, c=${c} (rows/s)`, value: div(b, on(c)), unit: '×' });
       out.push({ model: m.name, name: `[B] − batching on, c=${c} (p50)`, value: b.latencyMs.p50 - (on(c)?.latencyMs.p50 ?? NaN), unit: 'ms' });
+    }
+    // The decision path (issue 11): a raw record through the server's pipeline vs the same row encoded by the client.
+    const tensor = (c: number) => find(rows, m.name, 'decision-tensor', c);
+    const rawRecord = (c: number) => find(rows, m.name, 'decision-raw', c);
+    const noAnomaly = (c: number) => find(rows, m.name, 'decision-raw-noanomaly', c);
+    if (tensor(cMax) !== undefined) {
+      const lo = o.concurrency.includes(1) ? 1 : Math.min(...o.concurrency);
+      const p50of = (r: Row | undefined): number => (r === undefined ? NaN : r.latencyMs.p50);
+      out.push(withAim({ model: m.name, name: `raw record ÷ encoded tensor, c=${cMax} (rows/s)`, value: div(rawRecord(cMax), tensor(cMax)), unit: '×' }, '≥', 0.85, true));
+      out.push({ model: m.name, name: `added p50: raw record − encoded tensor, c=${lo}`, value: p50of(rawRecord(lo)) - p50of(tensor(lo)), unit: 'ms' });
+      out.push(withAim({ model: m.name, name: `p50 raw record ÷ encoded tensor, c=${lo}`, value: p50of(rawRecord(lo)) / p50of(tensor(lo)), unit: '×' }, '≤', 1.15, true));
+      out.push({ model: m.name, name: `added p50: anomaly layer on − off (raw records), c=${lo}`, value: p50of(rawRecord(lo)) - p50of(noAnomaly(lo)), unit: 'ms' });
+      out.push(withAim({ model: m.name, name: `p50 anomaly layer on ÷ off (raw records), c=${lo}`, value: p50of(rawRecord(lo)) / p50of(noAnomaly(lo)), unit: '×' }, '≤', 1.1, true));
+      out.push({ model: m.name, name: `anomaly layer on ÷ off (raw records), c=${cMax} (rows/s)`, value: div(rawRecord(cMax), noAnomaly(cMax)), unit: '×' });
     }
     const c1 = o.concurrency.includes(1) ? 1 : Math.min(...o.concurrency);
     const b1 = o.batches.includes(1) ? 1 : bMin;
