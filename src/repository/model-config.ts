@@ -87,7 +87,7 @@ export const MonitoringConfigSchema = Type.Object(
     featureNames: Type.Optional(Type.Array(Type.String(), { description: 'Names of the input row elements (default: from the reference profile).' })),
     keepInputs: Type.Optional(Type.Boolean({ description: 'Keep request inputs in the decision log (default true); otherwise only their hash.' })),
     scoreKind: Type.Optional(Type.Union([Type.Literal('probabilities'), Type.Literal('logits')], { description: 'What the score output holds: class probabilities, or logits (turned into probabilities by softmax; by the sigmoid for a single-column output). Default: probabilities if every row is one (values in [0, 1] summing to 1), else the estimate and AUC are unavailable.' })),
-    driftThresholds: Type.Optional(Type.Record(Type.String(), DriftThresholdsSchema, { description: 'Per drift column (by name, e.g. "sex=Male"): thresholds overriding the defaults (alpha, test, effectMetric, effect, missingRateDelta, unseenShare, bins); berth drift reports print the snippet.' })),
+    driftThresholds: Type.Optional(Type.Record(Type.String(), DriftThresholdsSchema, { description: 'Per drift column (by name, e.g. "sex" or "age"): thresholds overriding the defaults (alpha, test, effectMetric, effect, missingRateDelta, unseenShare, bins); berth drift reports print the snippet.' })),
   },
   { additionalProperties: false },
 );
