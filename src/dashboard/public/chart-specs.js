@@ -19,6 +19,9 @@ export const CHART_SPECS = [
   { id: 'errors', title: 'Error rate', unit: 'share of requests failed', fmt: 'pct', series: [
     { metric: 'error_rate', label: 'failed' },
   ] },
+  { id: 'anomalies', title: 'Anomalous rows', unit: 'share of checked rows the anomaly layer flagged', fmt: 'pct', series: [
+    { metric: 'anomaly_rate', label: 'flagged' },
+  ] },
   { id: 'batch', title: 'Batch size and queue', unit: 'rows per executed batch; queued requests', fmt: 'num', series: [
     { metric: 'batch_size', label: 'mean batch' },
     { metric: 'queue_depth', label: 'queue depth' },

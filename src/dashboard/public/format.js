@@ -75,6 +75,7 @@ export function fmtSignal(signal, value) {
     case 'latency_p95_ms': return fmtMs(value);
     case 'memory_mb': return `${fmtNum(value, 1)} MB`;
     case 'error_rate':
+    case 'anomaly_rate':
     case 'queue_saturation': return fmtPct(value, 1);
     case 'accuracy':
     case 'accuracy_drop': return fmtNum(value, 3);
