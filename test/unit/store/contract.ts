@@ -46,7 +46,7 @@ function ids(list: readonly StoredDecision[]): string[] {
 
 export function storeContract(name: string, open: OpenStore): void {
   describe(`PredictionStore contract: ${name}`, () => {
-    test('a decision reads back exactly as written (JSON round trip, nulls, typed arrays, prediction)', async (t) => {
+    test('a decision reads back exactly as written (JSON round trip, nulls, typed arrays, prediction, detail)', async (t) => {
       const store = await open(t);
       const full = decision(1, {
         inputs: [
@@ -56,6 +56,14 @@ export function storeContract(name: string, open: OpenStore): void {
         outputs: [{ name: 'y', datatype: 'FP64', shape: [3], data: [0.1, null, 12345.678] }],
         flags: ['out_of_range:age', 'slow'],
         prediction: { label: '>50K', score: 0.875 },
+        detail: {
+          record: { age: 150, workclass: 'Martian', 'native-country': null },
+          pipeline: { kind: 'tabular', hash: 'a'.repeat(64) },
+          row: 2,
+          requestId: 'req',
+          anomalies: [{ kind: 'out_of_range', field: 'age', message: "'age' is 150, outside the training range [17, 90]" }, { kind: 'ood', message: 'unlike the training data', score: 81.5 }],
+          decision: { class: '<=50K', probability: 0.125, outcome: 'rejected', adverse: true },
+        },
       });
       const hashOnly = decision(2, { inputs: null, prediction: { value: 42.5 } });
       const typed = decision(3, {
@@ -76,6 +84,7 @@ export function storeContract(name: string, open: OpenStore): void {
       assert.deepEqual(got2?.prediction, { value: 42.5 });
       assert.equal(got2?.label, undefined);
       assert.equal('labelTime' in (got2 ?? {}), false);
+      assert.equal('detail' in (got2 ?? {}), false, 'no detail written, none read back');
       const [got3] = await store.queryDecisions({ id: 'req-3' });
       assert.deepEqual(got3?.inputs, [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [0.5, 2] }]);
       assert.deepEqual(got3?.outputs, [{ name: 'label', datatype: 'INT64', shape: [2], data: [7, -2] }]);
