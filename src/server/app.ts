@@ -194,7 +194,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     bodyLimitBytes: config.server.bodyLimitBytes,
     decisionIds: config.monitoring.decisionIds,
   });
-  registerV1Routes(http, { manager, ...(monitor === undefined ? {} : { monitor }), decisionIds: config.monitoring.decisionIds });
+  registerV1Routes(http, { manager, ...(monitor === undefined ? {} : { monitor }), decisionIds: config.monitoring.decisionIds, bodyLimitBytes: config.server.bodyLimitBytes });
   if (monitor !== undefined) {
     registerMonitoringRoutes(http, { manager, monitor, store, ...(alerts === undefined ? {} : { alerts: () => alerts.alerts() }) });
     monitor.start();

@@ -198,3 +198,32 @@ test('per-row feedback on a batched request: each row is its own decision `<id>/
   assert.deepEqual(row.inputs[0].shape, [1, WIDTH]);
   assert.equal(row.prediction.label, outputValues(tensor, 'label')[1] === 1n || outputValues(tensor, 'label')[1] === 1 ? '>50K' : '<=50K');
 });
+
+test('malformed raw-record requests get a 4xx naming the field, and the server keeps serving', async (t) => {
+  const s = await withServer(t);
+  const [base] = testRecords(1) as [Record<string, unknown>];
+  const cases: [string, unknown, number, RegExp][] = [
+    ['/v1/models/income:predict', { instances: 'x' }, 400, /^instances: expected an array/],
+    ['/v1/models/income:predict', { instances: [] }, 400, /^instances: expected at least one row/],
+    ['/v1/models/income:predict', { instances: [base], inputs: {} }, 400, /exactly one of "instances"/],
+    ['/v1/models/income:predict', { instances: [7] }, 400, /^instances\[0\]: expected a record object/],
+    ['/v1/models/income:predict', { inputs: { age: [1, 2], sex: ['Male'] } }, 400, /^inputs\.sex: 1 values, but inputs\.age has 2/],
+    ['/v1/models/income:predict', { instances: [base], signature: 'x' }, 400, /^signature: not a field/],
+    ['/v1/models/income:predict', { instances: Array(33).fill(base) }, 400, /33 records, more than the model's max_batch_size 32/],
+    ['/v1/models/income:explain', { instances: [base] }, 404, /':explain' is not a V1 verb/],
+    ['/v1/models/nope:predict', { instances: [base] }, 404, /nope/],
+    ['/v2/models/income/infer', { parameters: { content_type: 'pd' }, inputs: [{ name: 'age', datatype: 'INT64', shape: [2], data: [1] }] }, 400, /^input 'age'\.data: shape says 2 rows, data has 1 values/],
+    ['/v2/models/income/infer', { parameters: { content_type: 'pd' }, inputs: [{ name: 'age', datatype: 'BYTES', shape: [1], data: [39] }] }, 400, /^input 'age'\.data\[0\]: 39 is not a string/],
+    ['/v2/models/income/infer', { parameters: { content_type: 'csv' }, inputs: [] }, 400, /^parameters\.content_type: expected "pd"/],
+  ];
+  for (const [path, body, status, message] of cases) {
+    const r = await post(`${s.url}${path}`, body);
+    assert.equal(r.status, status, `${path} ${JSON.stringify(body).slice(0, 80)}: ${JSON.stringify(r.json)}`);
+    assert.match(r.json.error, message);
+  }
+  // Bigger than 32 records can need: refused before it is parsed.
+  const huge = await fetch(`${s.url}/v1/models/income:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [{ ...base, note: 'x'.repeat(1 << 20) }] }) });
+  assert.equal(huge.status, 413);
+  assert.equal(((await huge.json()) as { code: string }).code, 'BERTH_ERR_BODY_TOO_LARGE');
+  assert.equal((await post(`${s.url}/v1/models/income:predict`, { instances: [base] })).status, 200);
+});

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EXAMPLES, fixture, getJson, startServer } from '../helpers/server.js';
+import { cpSync, rmSync } from 'node:fs';
+import { EXAMPLES, fixture, getJson, makeRepository, startServer } from '../helpers/server.js';
 import { infer, mapLimit, maxAbsDiff, metricSum, outputValues, prng, readJson, scrape, toBytes, type V2Type } from '../helpers/v2.js';
 
 const SEED = 0xbe27;
@@ -236,6 +237,44 @@ function otherCase(r: Rand): FetchCase {
   return { method, path, headers, body, what: `${method} ${path}` };
 }
 
+/** A valid applicant record (the income example's raw fields), to mutate. */
+const RECORD: Record<string, unknown> = readJson('examples/requests/income-records.json').instances[0];
+
+/** Raw-record requests to the model served with its pipeline: V1 rows or columns, V2 "pd", with fields mutated. */
+function recordCase(r: Rand): FetchCase {
+  const rows = Array.from({ length: int(r, 1, 4) }, () => {
+    const rec: Record<string, unknown> = { ...RECORD };
+    for (let m = int(r, 0, 3); m > 0; m--) {
+      const keys = Object.keys(rec);
+      const k = r();
+      if (k < 0.35) rec[pick(r, keys)] = junk(r);
+      else if (k < 0.5) delete rec[pick(r, keys)];
+      else if (k < 0.65) rec[randomString(r)] = junk(r);
+      else if (k < 0.8) rec[pick(r, keys)] = pick(r, ['NaN', 'Infinity', '-inf', '', '?', null, 1e308, -1, 150, 'Martian', ' Private ', '1e3']);
+      else [rec[pick(r, keys)], rec[pick(r, keys)]] = [rec[pick(r, keys)], rec[pick(r, keys)]];
+    }
+    return rec;
+  });
+  const kind = r();
+  let path = pick(r, ['/v1/models/applicant:predict', '/v1/models/applicant/versions/1:predict', '/v1/models/applicant:explain', '/v1/models/applicant/versions/9:predict', '/v1/models/nope:predict', '/v1/models/income:predict']);
+  let json: unknown;
+  if (kind < 0.45) json = r() < 0.9 ? { instances: rows } : { instances: junk(r) };
+  else if (kind < 0.7) {
+    const cols: Record<string, unknown[]> = Object.create(null) as Record<string, unknown[]>;
+    for (const row of rows) for (const [k, v] of Object.entries(row)) (cols[k] ??= []).push(v);
+    json = r() < 0.85 ? { inputs: cols } : { inputs: junk(r), instances: r() < 0.5 ? rows : undefined };
+  } else {
+    path = '/v2/models/applicant/infer';
+    const names = Object.keys(rows[0]!);
+    json = {
+      parameters: { content_type: r() < 0.9 ? 'pd' : junk(r) },
+      inputs: names.map((n) => ({ name: n, datatype: r() < 0.85 ? (typeof rows[0]![n] === 'number' ? 'INT64' : 'BYTES') : junk(r), shape: r() < 0.9 ? [rows.length] : junk(r), data: rows.map((x) => x[n] ?? null) })),
+    };
+  }
+  if (r() < 0.1) json = junk(r);
+  return { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: Buffer.from(serialize(json)), what: `record ${path}` };
+}
+
 function bigBodyCase(r: Rand): FetchCase {
   // Over the 256 KiB body limit: 413.
   const body = Buffer.alloc(int(r, 300_000, 600_000), 0x20);
@@ -369,14 +408,22 @@ function socketCase(r: Rand): { what: string; chunks: Buffer[]; halfClose?: fals
   return pick(r, kinds)();
 }
 
+/** The fuzzed models, plus `applicant`: the income example with its pipeline, anomaly profile and berth.yaml. */
+function fuzzRepository(t: { after(fn: () => unknown): void }): string {
+  const repo = makeRepository([
+    { name: 'arith', file: fixture('arith_mixed.onnx') },
+    { name: 'identity', file: fixture('identity_all_types.onnx') },
+    { name: 'income', file: join(EXAMPLES, 'income/1/model.onnx') },
+    { name: 'scalar', file: fixture('scalar_in.onnx') },
+  ]);
+  cpSync(join(EXAMPLES, 'income'), join(repo, 'applicant'), { recursive: true });
+  t.after(() => rmSync(repo, { recursive: true, force: true }));
+  return repo;
+}
+
 test('fuzz: malformed requests never get a 500 or a hang, and the server keeps serving', async (t) => {
   const s = await startServer({
-    models: [
-      { name: 'arith', file: fixture('arith_mixed.onnx') },
-      { name: 'identity', file: fixture('identity_all_types.onnx') },
-      { name: 'income', file: join(EXAMPLES, 'income/1/model.onnx') },
-      { name: 'scalar', file: fixture('scalar_in.onnx') },
-    ],
+    repo: fuzzRepository(t),
     config: { server: { bodyLimitBytes: 256 * 1024 }, repository: { api: { enabled: false } } },
   });
   t.after(() => s.close());
@@ -386,7 +433,7 @@ test('fuzz: malformed requests never get a 500 or a hang, and the server keeps s
     const r = prng(SEED);
     const cases: FetchCase[] = Array.from({ length: FETCH_CASES }, () => {
       const k = r();
-      return k < 0.75 ? inferCase(r) : k < 0.98 ? otherCase(r) : bigBodyCase(r);
+      return k < 0.65 ? inferCase(r) : k < 0.8 ? recordCase(r) : k < 0.98 ? otherCase(r) : bigBodyCase(r);
     });
     const results = await mapLimit(cases, 12, (c) => runFetchCase(s.url, c));
     const byStatus = new Map<number, number>();

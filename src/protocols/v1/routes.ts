@@ -12,7 +12,9 @@ import type { RowDecision } from '../../decision/outcome.js';
 import { flagJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
 import { BerthError } from '../../errors.js';
 import type { InferenceRequest } from '../../inference/types.js';
+import type { ModelVersion } from '../../inference/model-version.js';
 import type { ModelManager } from '../../repository/manager.js';
+import { bodyTooLarge, limitStream, maxInferBodyBytes } from '../v2/limits.js';
 import { elapsedNs, recordServed, runPrepared, type ServeMonitor } from '../serve.js';
 import { decodePredictRequest, unknownVerb } from './request.js';
 
@@ -20,6 +22,18 @@ export interface V1Context {
   manager: ModelManager;
   monitor?: ServeMonitor;
   decisionIds: DecisionIdMode;
+  /** The server's body limit; a predict body is further bounded by what its version can need. */
+  bodyLimitBytes: number;
+}
+
+/** Generous JSON bytes for one raw record (names, values, an unseen category or two). */
+const RECORD_BYTES = 16 * 1024;
+const ENVELOPE_BYTES = 64 * 1024;
+
+/** The largest predict body a version can need: its batch of records, or of its input's rows. */
+function maxPredictBodyBytes(mv: ModelVersion, serverLimit: number): number {
+  if (mv.transformer === undefined) return maxInferBodyBytes(mv.signature, serverLimit);
+  return Math.min(serverLimit, Math.max(1, mv.signature.maxBatchSize) * RECORD_BYTES + ENVELOPE_BYTES);
 }
 
 type VerbParams = { model: string; version?: string };
@@ -93,8 +107,27 @@ export function registerV1Routes(app: FastifyInstance, ctx: V1Context): void {
     if (ctx.monitor !== undefined) reply.header(DECISION_ID_HEADER, decisionId);
     return reply.type('application/json').send(body);
   };
-  app.post('/v1/models/:model', predict);
-  app.post('/v1/models/:model/versions/:version', predict);
+  // Before the body is read: refuse what the version can never need (as V2 infer does).
+  const limits = new WeakMap<ModelVersion, number>();
+  const bodyLimit = {
+    preParsing: async (req: FastifyRequest<{ Params: VerbParams }>, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+      const { model, version } = req.params;
+      let mv: ModelVersion;
+      try {
+        mv = version === undefined ? manager.resolve(splitVerb(model, 'model name')[0]) : manager.resolve(model, splitVerb(version, 'version')[0]);
+      } catch {
+        return payload; // the handler answers with the reason
+      }
+      let limit = limits.get(mv);
+      if (limit === undefined) limits.set(mv, (limit = maxPredictBodyBytes(mv, ctx.bodyLimitBytes)));
+      if (limit >= ctx.bodyLimitBytes) return payload;
+      const declared = Number(req.headers['content-length']);
+      if (declared > limit) throw bodyTooLarge(limit, mv.model, declared);
+      return payload.pipe(limitStream(limit, mv.model));
+    },
+  };
+  app.post('/v1/models/:model', bodyLimit, predict);
+  app.post('/v1/models/:model/versions/:version', bodyLimit, predict);
 
   // TF Serving's model status, with KServe V1's {name, ready}.
   const status = async (req: FastifyRequest<{ Params: VerbParams }>) => {
