@@ -101,7 +101,8 @@ export class AnomalyDetector {
     for (let r = 0; r < rows; r++) {
       const flags: AnomalyFlag[] = (problems?.[r] ?? []).map((p) => ({ kind: p.kind, field: p.field, value: p.value, message: p.message, blocking: p.blocking }));
       const blocked = flags.some((f) => f.blocking);
-      if (records !== undefined) {
+      // Raw numeric fields when the profile has them (tabular); else the encoded input's elements (tensors, images).
+      if (records !== undefined && this.#fields.size > 0) {
         const record = records[r]!;
         for (const [name, range] of this.#fields) {
           const v = record[name];

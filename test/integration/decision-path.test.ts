@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { buildAnomalyProfile } from '../../src/anomaly/profile.js';
 import { checkTabularSpec } from '../../src/preprocessing/tabular.js';
 import { getJson, startServer, type TestServer } from '../helpers/server.js';
-import { incomeFeatures, infer, metricSum, outputValues, scrape, waitFor } from '../helpers/v2.js';
+import { digitsImages, incomeFeatures, infer, metricSum, outputValues, scrape, waitFor } from '../helpers/v2.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const INCOME = join(ROOT, 'examples/models/income');
@@ -226,4 +226,28 @@ test('malformed raw-record requests get a 4xx naming the field, and the server k
   assert.equal(huge.status, 413);
   assert.equal(((await huge.json()) as { code: string }).code, 'BERTH_ERR_BODY_TOO_LARGE');
   assert.equal((await post(`${s.url}/v1/models/income:predict`, { instances: [base] })).status, 200);
+});
+
+test('image spec: digits pixel records through the version\'s pipeline give the outputs of the scaled tensor; a pixel outside [0, 16] is refused', async (t) => {
+  const s = await startServer({ repo: (() => {
+    const repo = mkdtempSync(join(tmpdir(), 'berth-digits-'));
+    cpSync(join(ROOT, 'examples/models/digits'), join(repo, 'digits'), { recursive: true });
+    t.after(() => rmSync(repo, { recursive: true, force: true }));
+    return repo;
+  })() });
+  t.after(() => s.close());
+  const n = 5;
+  const images = digitsImages().subarray(0, n * 64);
+  const tensor = await infer(`${s.url}/v2/models/digits/infer`, { inputs: [{ name: 'image', datatype: 'FP32', shape: [n, 1, 8, 8], data: Array.from(images) }] });
+  assert.equal(tensor.status, 200);
+  // The spec's source values: intensities 0..16 (the test images hold them scaled by 1/16, exactly).
+  const records = Array.from({ length: n }, (_, i) => ({ pixels: Array.from(images.subarray(i * 64, (i + 1) * 64), (x) => x * 16) }));
+  const r = await post(`${s.url}/v1/models/digits:predict`, { instances: records });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const expected = outputValues(tensor, 'probabilities') as number[];
+  assert.deepEqual((r.json.predictions as any[]).flatMap((p) => Object.values(p.probabilities)), expected);
+  const bad = await post(`${s.url}/v1/models/digits:predict`, { instances: [{ pixels: records[0]!.pixels.map((x, k) => (k === 9 ? 17 : x)) }, { pixels: [1, 2] }] });
+  assert.equal(bad.status, 422);
+  assert.match(bad.json.error, /row 0: pixels\[9\] is 17, outside the spec's range \[0, 16\]/);
+  assert.match(bad.json.error, /row 1: 'pixels' must hold 64 numbers, got 2/);
 });
