@@ -16,7 +16,7 @@ import { BerthError } from '../errors.js';
 import { deriveSignature } from '../inference/signature.js';
 import type { ModelSignature, Tensor } from '../inference/types.js';
 import { readModelMetadata } from '../onnx/metadata.js';
-import { parseSimpleCsv, readTabularSpec, TabularEncoder } from '../preprocessing/tabular.js';
+import { parseSimpleCsv, type RawRecord, readTabularSpec, TabularEncoder, type TabularSpec } from '../preprocessing/tabular.js';
 import { resolveSettings } from '../repository/model-config.js';
 import { fromOrtType } from '../runtime/datatypes.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig } from './binding.js';
@@ -115,6 +115,10 @@ export interface ReferenceData {
   labels?: Int32Array;
   /** Where the rows came from, for the calibration's `source`. */
   source?: string;
+  /** The tabular spec raw rows were encoded with (the anomaly profile's raw field ranges follow from it). */
+  spec?: TabularSpec;
+  /** The raw records behind the rows, in order (exact raw ranges for the anomaly profile). */
+  records?: readonly RawRecord[];
 }
 
 /**
@@ -128,7 +132,7 @@ export function encodeRawData(csvPath: string, specPath: string, limit?: number)
   let records = parseSimpleCsv(text, spec);
   if (limit !== undefined) records = records.slice(0, limit);
   const enc = new TabularEncoder(spec);
-  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
+  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, spec, records, source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
   const labels = records.map((r) => enc.labelOf(r));
   if (spec.label !== undefined && labels.every((l) => l !== undefined)) data.labels = Int32Array.from(labels, Number);
   return data;
