@@ -5,7 +5,7 @@
  * its numbers rounded to 7 significant digits so the file stays small (the income model's
  * precision matrix alone is 4,186 numbers), and a one-line account of what was written.
  */
-import type { RawRecord as TabularRecord, TabularSpec } from '../preprocessing/tabular.js';
+import { labelText, type RawRecord as TabularRecord, type TabularSpec } from '../preprocessing/tabular.js';
 import { type AnomalyProfile, buildAnomalyProfile } from './profile.js';
 
 /** Significant digits kept in the file: float32 inputs carry about 7, and the detector's flags do not change (test/unit/anomaly/reference.test.ts). */
@@ -60,4 +60,21 @@ export function describeAnomalyProfile(p: AnomalyProfile): string {
     ? `OOD threshold ${p.ood.threshold.toPrecision(4)} (Mahalanobis distance² over ${p.input.width} elements; ${(100 * p.ood.quantile).toFixed(0)}% of the reference rows score at or below it)`
     : `no OOD score: ${p.ood.unavailable}`;
   return `anomaly profile on ${p.rows} rows, ${fields}; ${ood}`;
+}
+
+/**
+ * The record a client would send for one CSV row of reference or test data: numeric fields
+ * that parse as JSON numbers, everything else as trimmed strings, the label by the spec's
+ * parse rule (adult.test's '>50K.' becomes '>50K').
+ */
+export function recordFromCsv(row: readonly string[], spec: TabularSpec): Record<string, unknown> {
+  const numeric = new Set(spec.features.filter((f) => f.type === 'numeric').map((f) => f.column));
+  const pattern = new RegExp(spec.numeric.numberPattern);
+  const record: Record<string, unknown> = {};
+  spec.rawColumns.forEach((name, i) => {
+    const t = (row[i] ?? '').trim();
+    if (name === spec.label?.column) record[name] = labelText(t);
+    else record[name] = numeric.has(name) && pattern.test(t) ? Number(t) : t;
+  });
+  return record;
 }
