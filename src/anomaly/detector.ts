@@ -77,9 +77,16 @@ export class AnomalyDetector {
     this.#z = new Float64Array(profile.input.width);
   }
 
+  /**
+   * Outside [lo − m, hi + m] with m = margin × (hi − lo); the widened range never crosses zero,
+   * so a value never negative in training (an amount, a count, a pixel) is out of range when
+   * negative however wide its range — capital-gain spans 0…99,999, and −5 must not pass.
+   */
   #outside(value: number, lo: number, hi: number): boolean {
     const m = this.#margin * (hi - lo);
-    return value < lo - m || value > hi + m;
+    const low = lo >= 0 ? Math.max(0, lo - m) : lo - m;
+    const high = hi <= 0 ? Math.min(0, hi + m) : hi + m;
+    return value < low || value > high;
   }
 
   /** Why the OOD score is not computed, when it is not. */

@@ -8,7 +8,7 @@
  * training rows themselves, so that a set share of them (1% by default) lies above it.
  */
 import { BerthError } from '../errors.js';
-import type { TabularSpec } from '../preprocessing/tabular.js';
+import type { RawRecord as TabularRecord, TabularSpec } from '../preprocessing/tabular.js';
 
 export const ANOMALY_PROFILE_FILE = 'anomaly.profile.json';
 export const ANOMALY_FORMAT = 'berth.anomaly/v1';
@@ -117,6 +117,12 @@ export interface BuildOptions {
   quantile?: number;
   /** The spec the rows were encoded with: raw field ranges and category counts follow from it. */
   spec?: TabularSpec;
+  /**
+   * The raw records the rows were encoded from, in the same order: numeric field ranges are
+   * then read from them exactly (decoding float32 would put capital-gain's minimum at
+   * −0.0000125 instead of 0) and missing values are left out.
+   */
+  records?: readonly TabularRecord[];
 }
 
 /** Builds the profile from `count` training rows of `width` elements (row-major). */
@@ -132,22 +138,33 @@ export function buildAnomalyProfile(data: ArrayLike<number>, count: number, widt
     }
   }
   const profile: AnomalyProfile = { format: ANOMALY_FORMAT, rows: count, input: { name: o.input, width }, elements: { min, max }, ood: { unavailable: '' } };
-  if (o.spec !== undefined) profile.fields = fieldRanges(data, count, width, o.spec);
+  if (o.records !== undefined && o.records.length !== count) throw new BerthError('BERTH_ERR_FILE', `an anomaly profile of ${count} rows was given ${o.records.length} raw records`);
+  if (o.spec !== undefined) profile.fields = fieldRanges(data, count, width, o.spec, o.records);
   profile.ood = width > MAX_OOD_DIMENSION
     ? { unavailable: `the input has ${width} elements per row, more than the ${MAX_OOD_DIMENSION} a covariance is kept for` }
     : oodModel(data, count, width, o.quantile ?? 0.99);
   return profile;
 }
 
-function fieldRanges(data: ArrayLike<number>, count: number, width: number, spec: TabularSpec): FieldRange[] {
+/** A raw numeric value as the spec reads it; NaN when missing (or not a number). */
+function rawNumber(record: TabularRecord, spec: TabularSpec, column: string, missing: ReadonlySet<string>): number {
+  const v = Array.isArray(record) ? (record as readonly string[])[spec.rawColumns.indexOf(column)] : (record as Readonly<Record<string, unknown>>)[column];
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  const t = v.trim();
+  return t === '' || missing.has(t) ? NaN : Number(t);
+}
+
+function fieldRanges(data: ArrayLike<number>, count: number, width: number, spec: TabularSpec, records: readonly TabularRecord[] | undefined): FieldRange[] {
   const out: FieldRange[] = [];
+  const missing = new Set(spec.missingValues);
   for (const f of spec.features) {
     if (f.type === 'numeric') {
-      // Missing values encode to exactly 0 (the training mean), indistinguishable here: they are part of the range.
       let lo = Infinity;
       let hi = -Infinity;
       for (let r = 0; r < count; r++) {
-        const x = data[r * width + f.offset]! * f.std + f.mean;
+        // Without the records, missing values (encoded as exactly 0, the training mean) are part of the range.
+        const x = records === undefined ? data[r * width + f.offset]! * f.std + f.mean : rawNumber(records[r]!, spec, f.column, missing);
         if (x < lo) lo = x;
         if (x > hi) hi = x;
       }

@@ -16,7 +16,7 @@ import { BerthError } from '../errors.js';
 import { deriveSignature } from '../inference/signature.js';
 import type { ModelSignature, Tensor } from '../inference/types.js';
 import { readModelMetadata } from '../onnx/metadata.js';
-import { parseSimpleCsv, readTabularSpec, TabularEncoder } from '../preprocessing/tabular.js';
+import { parseSimpleCsv, type RawRecord as CsvRecord, readTabularSpec, TabularEncoder, type TabularSpec } from '../preprocessing/tabular.js';
 import { resolveSettings } from '../repository/model-config.js';
 import { fromOrtType } from '../runtime/datatypes.js';
 import { bindModel, type Binding, type DriftColumn, type MonitoringConfig, type RawFieldSource } from './binding.js';
@@ -44,6 +44,13 @@ export interface ColumnSource {
   probabilities?: ClassProbabilities | undefined;
   /** The raw records of a raw-record request: raw-field columns read them instead of decoding the tensor. */
   records?: readonly RawRecord[];
+}
+
+/** A CSV record (fields by position) as the field → value object the raw-field drift columns read. */
+function recordObject(r: CsvRecord, spec: TabularSpec | undefined): RawRecord {
+  if (!Array.isArray(r)) return r as RawRecord;
+  const columns = spec?.rawColumns ?? [];
+  return Object.fromEntries(columns.map((c, k) => [c, (r as readonly string[])[k]]));
 }
 
 /** A raw field's value for drift: the record's (trimmed; a missing marker is missing), else decoded from the tensor's slots. */
@@ -154,8 +161,10 @@ export interface ReferenceData {
   labels?: Int32Array;
   /** Where the rows came from, for the calibration's `source`. */
   source?: string;
-  /** The raw records the features were encoded from (raw-field drift columns read them). */
-  records?: RawRecord[];
+  /** The tabular spec raw rows were encoded with (the anomaly profile's raw field ranges follow from it). */
+  spec?: TabularSpec;
+  /** The raw records behind the rows, in order (exact raw ranges for the anomaly profile; raw-field drift columns). */
+  records?: readonly CsvRecord[];
 }
 
 /**
@@ -169,7 +178,7 @@ export function encodeRawData(csvPath: string, specPath: string, limit?: number)
   let records = parseSimpleCsv(text, spec);
   if (limit !== undefined) records = records.slice(0, limit);
   const enc = new TabularEncoder(spec);
-  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, records: records.map((fields) => Object.fromEntries(spec.rawColumns.map((c, k) => [c, fields[k]]))), source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
+  const data: ReferenceData = { features: enc.encode(records), count: records.length, featureNames: spec.featureNames, spec, records, source: `${csvPath}${limit === undefined ? '' : ` (first ${records.length} records)`}` };
   const labels = records.map((r) => enc.labelOf(r));
   if (spec.label !== undefined && labels.every((l) => l !== undefined)) data.labels = Int32Array.from(labels, Number);
   return data;
@@ -205,7 +214,7 @@ async function runModel(modelPath: string, data: ReferenceData, options: BuildRe
         const t = result[o.name]!;
         return { name: o.name, datatype: fromOrtType(t.type) ?? 'FP32', shape: [...t.dims], data: t.data as Tensor['data'] };
       });
-      const records = data.records?.slice(start, start + n);
+      const records = data.records?.slice(start, start + n).map((r) => recordObject(r, data.spec));
       batches.push({ inputs: [{ name: input.name, datatype: 'FP32', shape, data: x }], outputs, rows: n, ...(records === undefined ? {} : { records }) });
     }
     return { binding, batches };
