@@ -120,6 +120,19 @@ export function decisionsOf(mv: ModelVersion, prepared: PreparedDecision, result
   return decideRows(mv.task, mv.settings.decision, result.outputs, rowIds(r.decisionId ?? r.id, r.batchSize));
 }
 
+/** A decision as responses show it: what the person reads first, then the scores, then the flags. */
+export function decisionJson(d: RowDecision, flags: readonly AnomalyFlag[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: d.id };
+  if (d.class !== undefined) out.class = d.class;
+  if (d.outcome !== undefined) out.outcome = d.outcome;
+  if (d.adverse !== undefined) out.adverse = d.adverse;
+  if (d.probability !== undefined) out.probability = d.probability;
+  if (d.probabilities !== undefined) out.probabilities = d.probabilities;
+  if (d.value !== undefined) out.value = d.value;
+  if (flags.length > 0) out.flags = flags.map(flagJson);
+  return out;
+}
+
 /** A flag as a response and the decision log show it. */
 export function flagJson(f: AnomalyFlag): { kind: string; field?: string; message: string; score?: number } {
   return { kind: f.kind, ...(f.field === undefined ? {} : { field: f.field }), message: f.message, ...(f.score === undefined ? {} : { score: f.score }) };

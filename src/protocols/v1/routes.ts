@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
 import type { RowDecision } from '../../decision/outcome.js';
-import { flagJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
+import { decisionJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
 import { BerthError } from '../../errors.js';
 import type { InferenceRequest } from '../../inference/types.js';
 import type { ModelVersion } from '../../inference/model-version.js';
@@ -49,12 +49,9 @@ function bodyOf(req: FastifyRequest): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
-/** A row's prediction as V1 answers it: the decision, its flags, or the raw outputs of a model with no known task. */
+/** A row's prediction as V1 answers it: the decision with its flags, or the raw outputs of a model with no known task. */
 function predictionOf(d: RowDecision, prepared: PreparedDecision, outputs: Record<string, unknown[]> | undefined): Record<string, unknown> {
-  const p: Record<string, unknown> = { ...d };
-  delete p.row;
-  const flags = prepared.flags[d.row] ?? [];
-  if (flags.length > 0) p.flags = flags.map(flagJson);
+  const p = decisionJson(d, prepared.flags[d.row]);
   if (outputs !== undefined && d.class === undefined && d.value === undefined) p.outputs = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v[d.row]]));
   return p;
 }

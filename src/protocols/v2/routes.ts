@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, isBerthError } from '../../errors.js';
 import type { ModelVersion } from '../../inference/model-version.js';
 import type { InferenceRequest } from '../../inference/types.js';
-import { flagJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
+import { decisionJson, flagJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
 import { recordServed, runPrepared, type ServeMonitor } from '../serve.js';
 import { rowIds, type RowDecision } from '../../decision/outcome.js';
 import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
@@ -206,7 +206,7 @@ function responseParameters(request: InferenceRequest, decisionId: string, prepa
   if (request.batchSize > 1) params.decision_ids = rowIds(decisionId, request.batchSize);
   if (decisions !== undefined) {
     params.content_type = 'pd';
-    params.decisions = decisions;
+    params.decisions = decisions.map((d) => ({ ...decisionJson(d), row: d.row }));
   }
   const flagged = prepared.flags.flatMap((flags, row) => flags.map((f) => ({ row, ...flagJson(f) })));
   if (flagged.length > 0) params.anomalies = flagged;
