@@ -14,6 +14,7 @@
  *
  * Quick run: BENCH_SECONDS=1 npm run bench. Options: npm run bench -- --help
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readTabularSpec, TabularEncoder } from '../src/preprocessing/tabular.js';
 import { loadavg, tmpdir } from 'node:os';
@@ -521,6 +522,11 @@ async function main(): Promise<void> {
       const requests = profile.row.requests;
       out.push(`(µs/req = CPU per request in the profiled window, ${requests} requests; the profiler itself slows every thread)`);
       for (const t of profile.threads) if (t.summary.busyPct >= 5) out.push(formatSummary(t.summary, `${t.summary.role} (thread ${threadIdOf(t.file)})`, requests));
+    }
+    if (o.decisionPath && o.models.includes('income') && !o.profileOnly) {
+      // The anomaly layer's quality (issue 11): false flags on the Adult test split, detection of edge cases (no server).
+      const a = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/anomaly.ts')], { cwd: ROOT, encoding: 'utf8' });
+      out.push('', 'anomaly layer (npm run bench:anomaly, in this run):', a.status === 0 ? a.stdout.trimEnd() : `bench:anomaly failed: ${a.stderr.slice(0, 500)}`);
     }
     mkdirSync(o.out, { recursive: true });
     const file = join(o.out, `serving-${startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
