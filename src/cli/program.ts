@@ -10,6 +10,7 @@ import { registerDriftCommands } from './drift.js';
 import { registerReferenceCommand } from './reference.js';
 import { registerDemoCommand } from './demo.js';
 import { registerAlertsCommand } from './alerts.js';
+import { registerBackgroundCommand } from './background.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
@@ -22,5 +23,6 @@ export function buildProgram(): Command {
   registerReferenceCommand(program);
   registerDemoCommand(program);
   registerAlertsCommand(program);
+  registerBackgroundCommand(program);
   return program;
 }

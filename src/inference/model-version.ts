@@ -13,6 +13,7 @@ import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
 import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
 import { ANOMALY_KINDS, type AnomalyDetector, type AnomalyFlag, type AnomalyKind } from '../anomaly/detector.js';
 import { loadAnomalyDetector } from '../anomaly/load.js';
+import { loadBackground } from '../explain/background.js';
 import { decideTask, type Task } from '../monitoring/binding.js';
 import { createTransformer, type Transformer } from '../pipeline/transformer.js';
 import { loadVersionPreprocessing, type VersionPreprocessing } from '../preprocessing/load.js';
@@ -119,6 +120,10 @@ export class ModelVersion {
   readonly anomaly: AnomalyDetector | undefined;
   /** Why the anomaly layer is as it is, in words (metadata and the log). */
   readonly anomalyNote: string;
+  /** Encoded background records explanations hide fields with (tabular versions shipping explain.background.json). */
+  readonly explainBackground: Float32Array | undefined;
+  /** Why explanations are as they are, in words. */
+  readonly explainNote: string;
   /** What the model predicts (classifier, regressor): the decision path's post-processing. */
   readonly task: Task;
   /** Whether requests are merged into batches, and why (the batching probe's finding, or the config). */
@@ -137,6 +142,11 @@ export class ModelVersion {
     this.anomaly = anomaly.detector;
     this.anomalyNote = anomaly.note;
     this.task = decideTask(signature, handles[0]!.metadata, init.settings.monitoring);
+    const bg = this.transformer?.kind === 'tabular' ? loadBackground(init.path) : { note: 'explanations need a tabular preprocessing spec' };
+    const encoded = bg.records === undefined ? undefined : this.transformer!.encode(bg.records);
+    const unusable = encoded?.problems.findIndex((p) => p.some((x) => x.blocking)) ?? -1;
+    this.explainBackground = encoded !== undefined && unusable < 0 ? (encoded.inputs[0]!.data as Float32Array) : undefined;
+    this.explainNote = unusable >= 0 ? `background record ${unusable} cannot be encoded: ${encoded!.problems[unusable]!.map((p) => p.message).join('; ')}` : bg.note;
     this.model = init.model;
     this.version = init.version;
     this.path = init.path;
@@ -236,6 +246,17 @@ export class ModelVersion {
       seen.add(f.kind);
       this.#m.anomalies[f.kind].inc();
     }
+  }
+
+  /**
+   * Runs rows straight on the first session's worker, outside the batching queue and its
+   * max batch size (explanations evaluate thousands of coalition rows at once). The worker
+   * runs them between batches: serving waits at most one such call.
+   */
+  async runRows(inputs: Tensor[]): Promise<Tensor[]> {
+    const names = this.signature.outputs.map((o) => o.name);
+    const transfer = inputs.flatMap((t) => (ArrayBuffer.isView(t.data) ? [t.data.buffer as ArrayBuffer] : []));
+    return (await instanceFor(this.#pool, this.#handles[0]!).run(inputs, names, transfer)).outputs;
   }
 
   /** Stops taking requests, lets queued and running ones finish, then frees the sessions. */

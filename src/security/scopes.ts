@@ -45,6 +45,8 @@ export const ROUTES: Readonly<Record<string, RouteRule>> = {
 
   'POST /v2/models/:model/infer': { access: 'infer', body: 'infer' },
   'POST /v2/models/:model/versions/:version/infer': { access: 'infer', body: 'infer' },
+  'POST /v2/models/:model/explain': { access: 'infer', body: 'infer' },
+  'POST /v2/models/:model/versions/:version/explain': { access: 'infer', body: 'infer' },
   'POST /v2/models/:model/feedback': { access: 'feedback', body: 'json' },
 
   // KServe V1 / TF Serving REST: the verb rides on the last segment ({model}:predict).

@@ -114,5 +114,5 @@ export function decodePredictRequest(body: Buffer, signature: ModelSignature, ta
 }
 
 export function unknownVerb(verb: string): BerthError {
-  return new BerthError('BERTH_ERR_NOT_FOUND', `':${verb}' is not a V1 verb; use ':predict'`);
+  return new BerthError('BERTH_ERR_NOT_FOUND', `':${verb}' is not a V1 verb; use ':predict' or ':explain'`);
 }

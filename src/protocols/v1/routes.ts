@@ -1,6 +1,6 @@
 /**
  * @module protocols/v1/routes
- * KServe V1 / TF Serving REST: `POST /v1/models/{m}:predict` and
+ * KServe V1 / TF Serving REST: `POST /v1/models/{m}:predict` (and `:explain`) and
  * `/v1/models/{m}/versions/{v}:predict` with `{"instances": [...]}` or `{"inputs": ...}`,
  * answering `{"predictions": [...]}` — one decision per row (class, positive-class
  * probability, outcome, anomaly flags, decision id); `GET /v1/models/{m}` (version status)
@@ -17,6 +17,7 @@ import type { ModelManager } from '../../repository/manager.js';
 import { bodyTooLarge, limitStream, maxInferBodyBytes } from '../v2/limits.js';
 import { elapsedNs, recordServed, runPrepared, type ServeMonitor } from '../serve.js';
 import { decodePredictRequest, unknownVerb } from './request.js';
+import { checkExplainable, explainRows } from '../../explain/explain.js';
 
 export interface V1Context {
   manager: ModelManager;
@@ -79,8 +80,9 @@ export function registerV1Routes(app: FastifyInstance, ctx: V1Context): void {
     let verb: string;
     if (version === undefined) [model, verb] = splitVerb(model, 'model name');
     else [version, verb] = splitVerb(version, 'version');
-    if (verb !== 'predict') throw unknownVerb(verb);
+    if (verb !== 'predict' && verb !== 'explain') throw unknownVerb(verb);
     const mv = manager.resolve(model, version);
+    if (verb === 'explain') checkExplainable(mv);
     let prepared: PreparedDecision;
     let decisionId: string;
     try {
@@ -99,7 +101,11 @@ export function registerV1Routes(app: FastifyInstance, ctx: V1Context): void {
     }
     const { result, decisions } = await runPrepared(ctx.monitor, mv, prepared, t0, true);
     const raw = mv.task.kind === 'classification' || mv.task.kind === 'regression' ? undefined : rowsOf(prepared.request, result.outputs);
-    const body = JSON.stringify({ predictions: decisions!.map((d) => predictionOf(d, prepared, raw)) });
+    let body: string;
+    if (verb === 'explain') {
+      const explanations = await explainRows(mv, prepared, decisions!);
+      body = JSON.stringify({ explanations: explanations.map((e, i) => ({ ...e, prediction: predictionOf(decisions![i]!, prepared, raw) })) });
+    } else body = JSON.stringify({ predictions: decisions!.map((d) => predictionOf(d, prepared, raw)) });
     await recordServed(ctx.monitor, mv, prepared, result, decisions, t0);
     if (ctx.monitor !== undefined) reply.header(DECISION_ID_HEADER, decisionId);
     return reply.type('application/json').send(body);

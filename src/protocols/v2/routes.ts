@@ -10,6 +10,7 @@ import type { ModelVersion } from '../../inference/model-version.js';
 import type { InferenceRequest } from '../../inference/types.js';
 import { decisionJson, flagJson, prepareRecords, prepareTensors, type PreparedDecision } from '../../decision/path.js';
 import { recordServed, runPrepared, type ServeMonitor } from '../serve.js';
+import { checkExplainable, explainRows } from '../../explain/explain.js';
 import { rowIds, type RowDecision } from '../../decision/outcome.js';
 import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
 import type { ModelManager } from '../../repository/manager.js';
@@ -130,9 +131,14 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       mv.observe('invalid', Number(process.hrtime.bigint() - t0));
       throw err;
     }
-    const { result, decisions } = await runPrepared(ctx.monitor, mv, prepared, t0, decoded.records !== undefined);
+    // POST …/explain, or parameters.explain on infer: the response's parameters carry the explanations.
+    const explain = req.url.split('?')[0]!.endsWith('/explain') || decoded.request.parameters.explain === true;
+    if (explain) checkExplainable(mv);
+    const { result, decisions } = await runPrepared(ctx.monitor, mv, prepared, t0, decoded.records !== undefined || explain);
     const request = prepared.request;
-    const enc = encodeInferResponse(mv.model, String(mv.version), request.id, decoded.outputs, result, responseParameters(request, decisionId, prepared, decisions));
+    const params = responseParameters(request, decisionId, prepared, decoded.records === undefined ? undefined : decisions) ?? {};
+    if (explain) params.explanations = await explainRows(mv, prepared, decisions!);
+    const enc = encodeInferResponse(mv.model, String(mv.version), request.id, decoded.outputs, result, Object.keys(params).length === 0 ? undefined : params);
     await recordServed(ctx.monitor, mv, prepared, result, decisions, t0);
     if (enc.headerLength !== undefined) reply.header('Inference-Header-Content-Length', String(enc.headerLength));
     if (ctx.monitor !== undefined) reply.header(DECISION_ID_HEADER, decisionId);
@@ -153,6 +159,9 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
   };
   app.post('/v2/models/:model/infer', bodyLimit, infer);
   app.post('/v2/models/:model/versions/:version/infer', bodyLimit, infer);
+  // The same body as infer; the answer adds parameters.explanations (explain/explain).
+  app.post('/v2/models/:model/explain', bodyLimit, infer);
+  app.post('/v2/models/:model/versions/:version/explain', bodyLimit, infer);
 
   // --- Triton model_configuration extension ---
   const config = async (req: FastifyRequest<{ Params: ModelParams }>) => tritonModelConfig(manager.resolve(req.params.model, req.params.version));

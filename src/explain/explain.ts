@@ -1,0 +1,76 @@
+/**
+ * @module explain/explain
+ * Explanations of served decisions, protocol-independent: for each row of a prepared
+ * decision, exact Shapley attributions on the version's raw fields (explain/tabular) of the
+ * explained output — the positive class's score for a binary classifier, the predicted
+ * class's otherwise, the value for a regressor — with its base value E[f] over the
+ * version's background records. The model runs on its session worker (ModelVersion.runRows).
+ */
+import type { PreparedDecision } from '../decision/path.js';
+import type { RowDecision } from '../decision/outcome.js';
+import { BerthError } from '../errors.js';
+import type { ModelVersion } from '../inference/model-version.js';
+import type { Tensor } from '../inference/types.js';
+import { fromHalfBits } from '../runtime/datatypes.js';
+import { explainTabular, type Explanation } from './tabular.js';
+
+export interface RowExplanation {
+  id: string;
+  /** Which output (and class) is explained. */
+  output: { name: string; class?: string };
+  value: number;
+  base_value: number;
+  method: Explanation['method'];
+  coalitions: number;
+  background: number;
+  attributions: Explanation['attributions'];
+}
+
+function number(t: Tensor, i: number): number {
+  const v = t.data[i]!;
+  return t.datatype === 'FP16' ? fromHalfBits(v as number) : Number(v);
+}
+
+/** Refuses what cannot be explained, saying why. */
+export function checkExplainable(mv: ModelVersion): void {
+  const spec = mv.preprocessing?.tabular;
+  if (spec === undefined || mv.transformer?.kind !== 'tabular') {
+    throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', `model '${mv.model}' version ${mv.version} cannot be explained: explanations are on raw fields and need a tabular preprocessing spec (region attributions for image and tensor models are not built yet)`);
+  }
+  if (mv.explainBackground === undefined) throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', `model '${mv.model}' version ${mv.version} cannot be explained: ${mv.explainNote}`);
+  if (mv.task.kind === 'none') throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', `model '${mv.model}' version ${mv.version} cannot be explained: ${mv.task.reason}`);
+}
+
+/** Rows one request may ask to explain: each costs 2^fields × background model rows. */
+export const MAX_EXPLAIN_ROWS = 8;
+
+export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, decisions: readonly RowDecision[]): Promise<RowExplanation[]> {
+  checkExplainable(mv);
+  if (decisions.length > MAX_EXPLAIN_ROWS) throw new BerthError('BERTH_ERR_BAD_REQUEST', `instances: ${decisions.length} rows to explain, at most ${MAX_EXPLAIN_ROWS} per request (each costs ${2 ** mv.preprocessing!.tabular!.features.length} × ${mv.explainBackground!.length / mv.preprocessing!.tabular!.featureCount} model rows)`);
+  const spec = mv.preprocessing!.tabular!;
+  const input = prepared.request.inputs[0]!;
+  const width = spec.featureCount;
+  const task = mv.task;
+  const out: RowExplanation[] = [];
+  for (const d of decisions) {
+    const x = (input.data as Float32Array).subarray(d.row * width, (d.row + 1) * width);
+    let output: RowExplanation['output'];
+    let score: (outputs: readonly Tensor[], row: number) => number;
+    if (task.kind === 'classification') {
+      const k = task.classCount === 2 && task.positiveIndex !== undefined ? task.positiveIndex : Math.max(0, task.classes.indexOf(d.class ?? ''));
+      output = { name: task.scoreOutput, class: task.classes[k]! };
+      const c = task.scoreWidth;
+      score = (outputs, row) => number(outputs.find((o) => o.name === task.scoreOutput)!, row * c + k);
+    } else if (task.kind === 'regression') {
+      output = { name: task.valueOutput };
+      score = (outputs, row) => {
+        const t = outputs.find((o) => o.name === task.valueOutput)!;
+        return number(t, row * (t.data.length / (t.shape[0] ?? 1)));
+      };
+    } else throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', task.reason);
+    const run = (rows: Float32Array, count: number): Promise<Tensor[]> => mv.runRows([{ name: input.name, datatype: 'FP32', shape: [count, width], data: rows }]);
+    const e = await explainTabular(spec, x, prepared.records?.[d.row] ?? {}, mv.explainBackground!, run, score);
+    out.push({ id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions });
+  }
+  return out;
+}
