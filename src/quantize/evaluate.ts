@@ -91,19 +91,30 @@ export interface LatencyResult {
   runs: number;
 }
 
-/** Median of repeated runs after a warm-up; at least `minRuns` runs and `minTimeMs` of timing. */
-export async function measureLatency(runner: ModelRunner, feeds: Feeds, options: { minRuns?: number; minTimeMs?: number; maxRuns?: number; warmup?: number } = {}): Promise<LatencyResult> {
+/**
+ * Latency of two models on the same feeds, alternating a run of one and a run of the other (and
+ * which goes first), so a burst of load from another process slows both alike; median of
+ * each after a warm-up; at least `minRuns` pairs and `minTimeMs` of timing per model.
+ */
+export async function measureLatencyPair(a: ModelRunner, b: ModelRunner, feeds: Feeds, options: { minRuns?: number; minTimeMs?: number; maxRuns?: number; warmup?: number } = {}): Promise<[LatencyResult, LatencyResult]> {
   const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
-  for (let i = 0; i < (options.warmup ?? 5); i++) await runner.run(feeds);
-  const times: number[] = [];
+  for (let i = 0; i < (options.warmup ?? 5); i++) { await a.run(feeds); await b.run(feeds); }
+  const times: [number[], number[]] = [[], []];
+  const runners = [a, b];
   const started = performance.now();
   const minRuns = options.minRuns ?? 30, minTime = options.minTimeMs ?? 400, maxRuns = options.maxRuns ?? 5000;
-  while (times.length < maxRuns && (times.length < minRuns || performance.now() - started < minTime)) {
-    const t0 = performance.now();
-    await runner.run(feeds);
-    times.push(performance.now() - t0);
+  for (let k = 0; k < maxRuns && (k < minRuns || performance.now() - started < 2 * minTime); k++) {
+    for (const which of k % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t0 = performance.now();
+      await runners[which]!.run(feeds);
+      times[which]!.push(performance.now() - t0);
+    }
   }
-  times.sort((a, b) => a - b);
+  return [summarize(times[0], batch), summarize(times[1], batch)];
+}
+
+function summarize(times: number[], batch: number): LatencyResult {
+  times.sort((x, y) => x - y);
   const q = (p: number): number => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
   return { batch, medianMs: times.length % 2 === 1 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2, p90Ms: q(0.9), runs: times.length };
 }
