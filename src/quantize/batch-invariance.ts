@@ -24,6 +24,8 @@ export const BATCH_ABS_TOLERANCE = 1e-5;
 export interface BatchComparison {
   /** Largest |alone − batched| over every element of every output. */
   maxAbsDiff: number;
+  /** The same per output (an integer label output shows a changed class as a difference ≥ 1). */
+  perOutput: Record<string, number>;
   /** Elements outside the agreement rule (0 = batch-invariant on this data). */
   elementsOutside: number;
   invariant: boolean;
@@ -35,11 +37,13 @@ export interface BatchComparison {
 const num = (t: HostTensor, i: number): number => Number((t.data as ArrayLike<number | bigint>)[i]!);
 
 /** Compares outputs of the same rows run alone and in batches, with the agreement rule above. */
-export function compareOutputs(alone: Record<string, HostTensor>, batched: Record<string, HostTensor>): { maxAbsDiff: number; elementsOutside: number } {
-  let maxAbsDiff = 0, elementsOutside = 0;
+export function compareOutputs(alone: Record<string, HostTensor>, batched: Record<string, HostTensor>): { maxAbsDiff: number; perOutput: Record<string, number>; elementsOutside: number } {
+  let elementsOutside = 0;
+  const perOutput: Record<string, number> = {};
   for (const [name, a] of Object.entries(alone)) {
     const b = batched[name];
-    if (b === undefined || b.data.length !== a.data.length) { elementsOutside += a.data.length; maxAbsDiff = Infinity; continue; }
+    if (b === undefined || b.data.length !== a.data.length) { elementsOutside += a.data.length; perOutput[name] = Infinity; continue; }
+    let maxAbsDiff = 0;
     let scale = 0;
     for (let i = 0; i < a.data.length; i++) scale = Math.max(scale, Math.abs(num(a, i)), Math.abs(num(b, i)));
     for (let i = 0; i < a.data.length; i++) {
@@ -48,14 +52,15 @@ export function compareOutputs(alone: Record<string, HostTensor>, batched: Recor
       if (Number.isNaN(d) ? !(Number.isNaN(x) && Number.isNaN(y)) : d > BATCH_REL_TOLERANCE * Math.max(Math.abs(x), Math.abs(y)) + BATCH_ABS_TOLERANCE * scale) elementsOutside++;
       if (d > maxAbsDiff) maxAbsDiff = d;
     }
+    perOutput[name] = maxAbsDiff;
   }
-  return { maxAbsDiff, elementsOutside };
+  return { maxAbsDiff: Math.max(0, ...Object.values(perOutput)), perOutput, elementsOutside };
 }
 
 /** Runs every row of `data` alone and in consecutive batches of `servedBatch`, and compares. */
 export async function measureBatchInvariance(runner: ModelRunner, data: Dataset, servedBatch: number, batched?: Record<string, HostTensor>): Promise<BatchComparison> {
   const inBatches = batched ?? await runDataset(runner, data, servedBatch);
   const alone = await runDataset(runner, data, 1);
-  const { maxAbsDiff, elementsOutside } = compareOutputs(alone, inBatches);
-  return { maxAbsDiff, elementsOutside, invariant: elementsOutside === 0, alone, batched: inBatches };
+  const { maxAbsDiff, perOutput, elementsOutside } = compareOutputs(alone, inBatches);
+  return { maxAbsDiff, perOutput, elementsOutside, invariant: elementsOutside === 0, alone, batched: inBatches };
 }

@@ -105,8 +105,8 @@ export interface BatchInvarianceReport {
   rows: number;
   /** What was compared: every element of every output, alone vs inside the batch. */
   rule: string;
-  fp32: { maxAbsDiff: number; invariant: boolean };
-  quantized: { maxAbsDiff: number; invariant: boolean; elementsOutside: number; classesChanged?: number };
+  fp32: { maxAbsDiff: number; perOutput: Record<string, number>; invariant: boolean };
+  quantized: { maxAbsDiff: number; perOutput: Record<string, number>; invariant: boolean; elementsOutside: number; classesChanged?: number };
   /** Accuracy (or agreement) at batch 1 and at the served batch size, percent. */
   score?: { metric: 'accuracy' | 'agreement'; fp32Batch1: number; fp32Served: number; quantizedBatch1: number; quantizedServed: number };
 }
@@ -417,8 +417,8 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
       batchInvariance = {
         servedBatch, rows: invarianceData.count,
         rule: `every output element, alone vs in consecutive batches of ${servedBatch}: |Δ| ≤ ${BATCH_REL_TOLERANCE}·max(|a|,|b|) + ${BATCH_ABS_TOLERANCE}·(output's largest magnitude)`,
-        fp32: { maxAbsDiff: fp32Batch.maxAbsDiff, invariant: fp32Batch.invariant },
-        quantized: { maxAbsDiff: q.maxAbsDiff, invariant: q.invariant, elementsOutside: q.elementsOutside },
+        fp32: { maxAbsDiff: fp32Batch.maxAbsDiff, perOutput: fp32Batch.perOutput, invariant: fp32Batch.invariant },
+        quantized: { maxAbsDiff: q.maxAbsDiff, perOutput: q.perOutput, invariant: q.invariant, elementsOutside: q.elementsOutside },
       };
       if (evalData !== undefined) {
         const aloneClasses = predictedClasses(q.alone[scoreName!]!);

@@ -68,7 +68,9 @@ export function formatReport(r: QuantizeReport): string {
     rows.push([`${a.metric} % at batch ${a.batch} (${a.samples} samples, '${a.output}')`, a.fp32.toFixed(2), a.quantized.toFixed(2), change(a.drop)]);
     if (batch1) rows.push([`${batch1.metric} % at batch 1`, batch1.fp32Batch1.toFixed(2), batch1.quantizedBatch1.toFixed(2), change(batch1.fp32Batch1 - batch1.quantizedBatch1)]);
   }
-  rows.push([`max |Δ| row alone vs in batch of ${bi.servedBatch}`, bi.fp32.maxAbsDiff.toPrecision(3), bi.quantized.maxAbsDiff.toPrecision(3), '']);
+  // The scored output's difference (all outputs are in the JSON report).
+  const shown = a?.output ?? Object.keys(bi.quantized.perOutput)[0];
+  if (shown !== undefined) rows.push([`max |Δ| '${shown}' alone vs in batch of ${bi.servedBatch}`, (bi.fp32.perOutput[shown] ?? NaN).toPrecision(3), (bi.quantized.perOutput[shown] ?? NaN).toPrecision(3), '']);
   lines.push(table(rows));
   if (r.latency.batches.length > 0) lines.push(`  (latency: measured here${r.cpu ? '' : ` on ${r.latency.measuredOn}`}, FP32 and ${label} runs interleaved, same session settings, intra-op threads ${r.latency.threads === 0 ? 'ORT default' : r.latency.threads}; noisy while other processes run)`);
   if (a) {
