@@ -27,7 +27,7 @@ import { limitVerdict, mcnemar, newcombePairedInterval, pairedCounts, wilsonInte
 import type { QuantType } from './params.js';
 import { accuracyClaim } from './report.js';
 import { createOrtRunner, withFloat32Io, type CreateRunner, type Feeds, type HostTensor } from './runner.js';
-import { applyStatic, planStatic, STATIC_COMPUTE_OPS, STATIC_SUPPORTED_OPS, type StaticOptions } from './static-qdq.js';
+import { applyStatic, checkStaticOpset, planStatic, STATIC_COMPUTE_OPS, STATIC_SUPPORTED_OPS, type StaticOptions } from './static-qdq.js';
 
 export type QuantizeMode = 'dynamic' | 'static' | 'fp16';
 
@@ -230,6 +230,8 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     }
   }
   if (!hasFloatWeights(probe.graph!)) throw noWeightsError(options.mode);
+  // Refuse before any data is split or calibrated (calibration can take long).
+  if (options.mode === 'static') checkStaticOpset(probe, options.perChannel ?? false);
   const opTypes = options.opTypes === undefined ? undefined : new Set(options.opTypes);
   const reduceChoice: ReduceRangeChoice | undefined = options.mode === 'fp16' ? undefined
     : options.cpu !== undefined ? chooseReduceRange(options.cpu, options.reduceRange)
