@@ -21,7 +21,7 @@ import { calibrate, type CalibrationMethod, type TensorRange } from './calibrate
 import { hasFloatWeights, noWeightsError, type NodeDecision } from './common.js';
 import { fixedBatch, splitDataset, type Dataset, type InputSpec } from './data.js';
 import { DYNAMIC_SUPPORTED_OPS, quantizeDynamic, type DynamicFormat } from './dynamic.js';
-import { chooseOutput, maxAbsDiff, measureLatencyPair, percentEqual, predictedClasses, runDataset, type LatencyResult } from './evaluate.js';
+import { chooseOutput, compareOutputsToFp32, maxAbsDiff, measureLatencyPair, percentEqual, predictedClasses, runDataset, type LatencyResult, type OutputComparison } from './evaluate.js';
 import { convertToFp16 } from './fp16.js';
 import { limitVerdict, mcnemar, newcombePairedInterval, pairedCounts, wilsonInterval, type LimitVerdict, type PairedCounts } from './paired.js';
 import type { QuantType } from './params.js';
@@ -136,6 +136,10 @@ export interface QuantizeReport {
   /** Measured here, on this CPU, in a short loop (FP32 and converted runs interleaved); medians. */
   latency: { threads: number; measuredOn: string; batches: { batch: number; fp32Ms: number; quantizedMs: number; ratio: number; speedup: number; runs: number }[] };
   accuracy?: AccuracyReport;
+  /** Why there is no accuracy section although data was given (e.g. no class output). */
+  accuracyUnavailable?: string;
+  /** Every output against FP32 on the same rows at the served batch, with the metric that fits it. */
+  outputs: { rows: number; batch: number; source: string; comparisons: OutputComparison[] };
   batchInvariance: BatchInvarianceReport;
   guard: GuardReport;
   nodes: NodeDecision[];
@@ -343,13 +347,23 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
   let fp32Classes: Float64Array | undefined;
   let fp32Score = 100;
   let fp32Batch: BatchComparison;
+  let unscored: string | undefined;
   try {
     fp32Out = await runDataset(fp32Runner, invarianceData, servedBatch);
     fp32Batch = await measureBatchInvariance(fp32Runner, invarianceData, servedBatch, fp32Out);
     if (evalData !== undefined) {
       scoreName = chooseOutput(fp32Out, options.scoreOutput);
-      fp32Classes = predictedClasses(fp32Out[scoreName]!);
-      if (labels !== undefined) fp32Score = percentEqual(fp32Classes, labels);
+      const dims = fp32Out[scoreName]!.dims;
+      if (labels === undefined && options.scoreOutput === undefined && dims.length > 2) {
+        // A map (e.g. a [n, 1, H, W] probability map) has no class per row: an "agreement"
+        // of argmaxes over pixels means nothing, so only the per-output differences are shown.
+        unscored = `no class output to score ('${scoreName}' is [${dims.map((d, i) => (i === 0 ? 'n' : d)).join(', ')}]): see the per-output differences; give --score-output or labels for an accuracy`;
+        if (options.maxAccuracyDrop !== undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', `--max-accuracy-drop: ${unscored}`);
+        log(`note: ${unscored}`);
+      } else {
+        fp32Classes = predictedClasses(fp32Out[scoreName]!);
+        if (labels !== undefined) fp32Score = percentEqual(fp32Classes, labels);
+      }
     }
   } catch (err) {
     await fp32Runner.release();
@@ -378,7 +392,7 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     // Loads and runs in ONNX Runtime, or nothing is written.
     const check = await createRunner(built.bytes, { threads });
     await check.release();
-    if (evalData !== undefined) {
+    if (evalData !== undefined && unscored === undefined) {
       scored = await score(built.bytes);
       const limit = options.maxAccuracyDrop;
       const metricOf = (v: Scored): AccuracyReport => accuracyReport({
@@ -413,16 +427,18 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     const qRunner = await createConverted(built.bytes, { threads });
     const latency: QuantizeReport['latency'] = { threads, measuredOn: measuredOn(options.cpu), batches: [] };
     let batchInvariance: BatchInvarianceReport;
+    let comparisons: OutputComparison[] = [];
     try {
       // Batch invariance: every row alone vs inside batches of the served size.
-      const q = await measureBatchInvariance(qRunner, invarianceData, servedBatch, evalData !== undefined ? scored!.out : undefined);
+      const q = await measureBatchInvariance(qRunner, invarianceData, servedBatch, scored?.out);
+      comparisons = compareOutputsToFp32(fp32Out, q.batched);
       batchInvariance = {
         servedBatch, rows: invarianceData.count,
         rule: `every output element, alone vs in consecutive batches of ${servedBatch}: |Δ| ≤ ${BATCH_REL_TOLERANCE}·max(|a|,|b|) + ${BATCH_ABS_TOLERANCE}·(output's largest magnitude)`,
         fp32: { maxAbsDiff: fp32Batch.maxAbsDiff, perOutput: fp32Batch.perOutput, invariant: fp32Batch.invariant },
         quantized: { maxAbsDiff: q.maxAbsDiff, perOutput: q.perOutput, invariant: q.invariant, elementsOutside: q.elementsOutside },
       };
-      if (evalData !== undefined) {
+      if (scored !== undefined) {
         const aloneClasses = predictedClasses(q.alone[scoreName!]!);
         const fp32Alone = predictedClasses(fp32Batch.alone[scoreName!]!);
         const ref = (c: Float64Array): number => (labels !== undefined ? percentEqual(c, labels) : percentEqual(c, fp32Classes!));
@@ -475,7 +491,9 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
       ...(dataNote !== undefined ? { data: dataNote } : {}),
       size: { fp32Bytes, quantizedBytes: bytes.byteLength, ratio: bytes.byteLength / fp32Bytes },
       latency,
+      outputs: { rows: invarianceData.count, batch: servedBatch, source: invarianceData.source, comparisons },
       batchInvariance,
+      ...(unscored !== undefined ? { accuracyUnavailable: unscored } : {}),
       guard,
       nodes: built.decisions,
       summary: { quantized: built.decisions.filter((d) => d.quantized).length, float: built.decisions.filter((d) => !d.quantized).length },

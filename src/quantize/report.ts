@@ -78,6 +78,19 @@ export function formatReport(r: QuantizeReport): string {
     lines.push(`    (interval: ${a.interval.method})`);
     lines.push(`  max |Δ| vs FP32 on '${a.output}': ${a.maxAbsDiff.toPrecision(3)}`);
   }
+  if (r.accuracyUnavailable) lines.push(`  accuracy: ${r.accuracyUnavailable}`);
+  const o = r.outputs;
+  if (o.comparisons.length > 0) {
+    lines.push(`  outputs vs FP32 (${o.rows} rows at batch ${o.batch}):`);
+    const outRows = o.comparisons.map((c) => {
+      const shape = c.sampleShape.length > 0 ? ` [${c.sampleShape.join(', ')}]` : '';
+      const what = c.kind === 'class-scores' ? `class scores${shape}` : c.kind === 'labels' ? `labels${shape}` : `values${shape}`;
+      const agreement = c.agreement === undefined ? '' : c.kind === 'class-scores' ? `argmax agreement ${c.agreement.toFixed(2)}%` : `equal ${c.agreement.toFixed(2)}%`;
+      const relative = c.meanAbsFp32 > 0 ? ` (${((100 * c.meanAbsDiff) / c.meanAbsFp32).toPrecision(2)}% of mean |FP32|)` : '';
+      return [`'${c.name}'`, what, agreement, c.kind === 'labels' ? '' : `mean |Δ| ${c.meanAbsDiff.toPrecision(3)}${relative}`, c.kind === 'labels' ? '' : `max |Δ| ${c.maxAbsDiff.toPrecision(3)}`];
+    });
+    lines.push(table(outRows).split('\n').map((l) => `    ${l}`).join('\n'));
+  }
   const changed = bi.quantized.classesChanged !== undefined ? `, ${bi.quantized.classesChanged} of ${bi.rows} predictions change` : '';
   lines.push(`  batch invariance (${bi.rows} rows, alone vs batch ${bi.servedBatch}): FP32 ${bi.fp32.invariant ? 'invariant' : 'NOT invariant'}; ${r.mode} ${bi.quantized.invariant ? 'invariant' : `NOT invariant (${bi.quantized.elementsOutside} output values differ${changed}): a row's answer depends on the rows batched with it`} → metadata berth.quantize.batch_invariant=${bi.quantized.invariant}`);
   if (r.guard.triggered) {
