@@ -3,7 +3,8 @@
  * One run of the quantization benchmark: `npx tsx bench/quantize.ts`. Measures, for a
  * generated MatMul-heavy MLP (1024 wide) and for the example models with their held-out
  * data, the size ratio, INT8÷FP32 (or FP16÷FP32) latency at batch 1 and 32 (median, same
- * session settings) and the accuracy drop. Prints a table and writes
+ * session settings, runs interleaved), the accuracy drop with its 95% interval and whether
+ * each mode is batch-invariant (measured, batch 1 vs 32). Prints a table and writes
  * bench/results/quantize-<timestamp>.json. Options: --threads N (default 1), --quick.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -12,13 +13,17 @@ import { join } from 'node:path';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../src/onnx/build.js';
 import { writeModel } from '../src/onnx/io.js';
 import { DataType } from '../src/onnx/types.js';
-import { loadDataset, type Dataset } from '../src/quantize/data.js';
+import { detectCpu } from '../src/cli/quantize.js';
+import { cpuIsa, kernelFlags } from '../src/quantize/cpu.js';
+import { loadDataset, splitDataset, type Dataset } from '../src/quantize/data.js';
 import { modelInputSpecs, quantize, type QuantizeOptions } from '../src/quantize/quantize.js';
 import { readModel } from '../src/onnx/io.js';
 
 const args = process.argv.slice(2);
 const threads = Number(args[args.indexOf('--threads') + 1] ?? 1) || 1;
 const quick = args.includes('--quick');
+// This machine's CPU: it picks the reduce-range default and labels every latency figure.
+const cpu = detectCpu();
 
 function gaussian(seed: number): () => number {
   let s = seed >>> 0;
@@ -58,11 +63,12 @@ function randomDataset(width: number, count: number, seed: number): Dataset {
 interface Row {
   model: string; mode: string; sizeRatio: number; latency1: number; latency32: number; drop: number | null; metric: string;
   fp32Ms1: number; int8Ms1: number; fp32Ms32: number; int8Ms32: number; accuracyFp32: number | null; accuracyNew: number | null;
+  dropLower: number | null; dropUpper: number | null; batchInvariant: boolean; batchMaxAbsDiff: number;
 }
 
 async function run(model: string, label: string, path: string, options: QuantizeOptions): Promise<Row> {
   const t0 = Date.now();
-  const r = (await quantize(path, { threads, latencyMinTimeMs: quick ? 200 : 1000, ...options })).report;
+  const r = (await quantize(path, { threads, cpu, latencyMinTimeMs: quick ? 200 : 1000, ...options })).report;
   const l1 = r.latency.batches.find((b) => b.batch === 1)!;
   const l32 = r.latency.batches.find((b) => b.batch === 32)!;
   process.stderr.write(`  ${model} ${label}: ${Date.now() - t0} ms\n`);
@@ -71,6 +77,8 @@ async function run(model: string, label: string, path: string, options: Quantize
     drop: r.accuracy?.drop ?? null, metric: r.accuracy?.metric ?? '-',
     fp32Ms1: l1.fp32Ms, int8Ms1: l1.quantizedMs, fp32Ms32: l32.fp32Ms, int8Ms32: l32.quantizedMs,
     accuracyFp32: r.accuracy?.fp32 ?? null, accuracyNew: r.accuracy?.quantized ?? null,
+    dropLower: r.accuracy?.interval.lower ?? null, dropUpper: r.accuracy?.interval.upper ?? null,
+    batchInvariant: r.batchInvariance.quantized.invariant, batchMaxAbsDiff: r.batchInvariance.quantized.maxAbsDiff,
   };
 }
 
@@ -123,10 +131,10 @@ async function main(): Promise<void> {
     for (const ex of examples) {
       if (!existsSync(ex.model) || !existsSync(ex.data)) { process.stderr.write(`  skipping ${ex.name}: ${ex.model} or ${ex.data} missing\n`); continue; }
       const inputs = modelInputSpecs(readModel(ex.model));
-      const validation = loadDataset({ path: ex.data }, inputs);
-      // Calibrate on the first 256 held-out samples (the examples ship no separate calibration split).
-      const calibration = loadDataset({ path: ex.data, limit: 256 }, inputs);
-      const common = { validation, calibration };
+      // The examples ship no separate calibration split: 256 held-out samples drawn with seed 1
+      // calibrate, the others measure accuracy (the same rows for every mode, disjoint from calibration).
+      const split = splitDataset(loadDataset({ path: ex.data }, inputs), 256, 1);
+      const common = { validation: split.rest, calibration: split.drawn };
       if (ex.name === 'income') rows.push(await run(ex.name, 'dynamic (onnx)', ex.model, { mode: 'dynamic', ...common }));
       rows.push(await run(ex.name, 'static minmax', ex.model, { mode: 'static', method: 'minmax', ...common }));
       rows.push(await run(ex.name, 'static entropy', ex.model, { mode: 'static', method: 'entropy', ...common }));
@@ -136,18 +144,20 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const header = ['model', 'mode', 'size ratio', 'lat b1 ratio', 'lat b32 ratio', 'b1 fp32/new ms', 'b32 fp32/new ms', 'acc drop (pts)'];
+  const header = ['model', 'mode', 'size ratio', 'lat b1 ratio', 'lat b32 ratio', 'b1 fp32/new ms', 'b32 fp32/new ms', 'acc drop (pts) [95% CI]', 'batch-invariant (max |Δ|)'];
   const lines = rows.map((r) => [r.model, r.mode, r.sizeRatio.toFixed(3), r.latency1.toFixed(3), r.latency32.toFixed(3),
     `${r.fp32Ms1.toFixed(3)}/${r.int8Ms1.toFixed(3)}`, `${r.fp32Ms32.toFixed(3)}/${r.int8Ms32.toFixed(3)}`,
-    r.drop === null ? '-' : `${r.drop.toFixed(2)} (${r.metric})`]);
+    r.drop === null ? '-' : `${r.drop.toFixed(2)} [${r.dropLower!.toFixed(2)}, ${r.dropUpper!.toFixed(2)}] (${r.metric})`,
+    `${r.batchInvariant ? 'yes' : 'NO'} (${r.batchMaxAbsDiff.toPrecision(2)})`]);
   const all = [header, ...lines];
   const widths = header.map((_, c) => Math.max(...all.map((l) => l[c]!.length)));
   console.log(all.map((l) => l.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n'));
   if (skew) console.log(`skewed MatMul (column 0 ×20), dynamic, max |Δ| over all outputs: per-tensor ${skew.perTensor.toPrecision(4)}, per-channel ${skew.perChannel.toPrecision(4)} (CPU-dependent)`);
+  console.log(`measured on ${cpu.model ?? 'unknown CPU'} (${cpuIsa(cpu)}; ${kernelFlags(cpu).join(' ')}); noisy unless the machine is otherwise idle`);
   console.log(`threads per session: ${threads}; aims: size ≤ 0.26 (weight-dominated), INT8 latency ≤ 0.5 on the MLP, accuracy drop ≤ 0.5 pts`);
   mkdirSync('bench/results', { recursive: true });
   const file = join('bench/results', `quantize-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ createdAt: new Date().toISOString(), threads, quick, node: process.version, rows, skew }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ createdAt: new Date().toISOString(), threads, quick, node: process.version, cpu: { model: cpu.model, isa: cpuIsa(cpu), flags: kernelFlags(cpu) }, rows, skew }, null, 2)}\n`);
   console.log(`wrote ${file}`);
 }
 

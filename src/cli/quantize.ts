@@ -48,7 +48,9 @@ export interface QuantizeFlags {
   percentile?: number;
   bins?: number;
   threads: number;
-  latencyBatches: number[];
+  latencyBatches?: number[];
+  servedBatch: number;
+  splitSeed: number;
   latency: boolean;
   report?: string;
   json?: boolean;
@@ -62,6 +64,12 @@ const intList = (name: string) => (v: string): number[] => list(v).map((s) => {
 const number = (name: string, min: number) => (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}, got '${v}'`);
+  return n;
+};
+
+const integer = (name: string, min: number) => (v: string): number => {
+  const n = number(name, min)(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}, got '${v}'`);
   return n;
 };
 
@@ -94,12 +102,10 @@ export async function runQuantize(modelPath: string, flags: QuantizeFlags, io: C
     });
     const validation = flags.validation === undefined ? undefined
       : loadDataset(spec(flags.validation, flags.validationShape, flags.validationLimit, { ...(flags.labels !== undefined ? { column: flags.labels } : {}), ...(flags.validationLabels !== undefined ? { path: flags.validationLabels } : {}) }), inputs);
-    let calibration = flags.calibration === undefined ? undefined
+    // Static mode without --calibration: quantize() draws a seeded part of the validation
+    // data for calibration and measures accuracy on the rest (said on stderr and in the report).
+    const calibration = flags.calibration === undefined ? undefined
       : loadDataset(spec(flags.calibration, flags.calibrationShape, flags.calibrationLimit, flags.labels !== undefined ? { column: flags.labels } : {}), inputs);
-    if (flags.mode === 'static' && calibration === undefined && validation !== undefined) {
-      io.err(`note: no --calibration given; calibrating on the first ${Math.min(flags.calibrationLimit, validation.count)} validation samples`);
-      calibration = loadDataset(spec(flags.validation!, flags.validationShape, flags.calibrationLimit), inputs);
-    }
     if (flags.maxAccuracyDrop !== undefined && validation === undefined) {
       throw new BerthError('BERTH_ERR_CLI_USAGE', '--max-accuracy-drop needs --validation data');
     }
@@ -116,7 +122,10 @@ export async function runQuantize(modelPath: string, flags: QuantizeFlags, io: C
       keepIoTypes: flags.keepIoTypes,
       guard: flags.guard,
       threads: flags.threads,
-      latencyBatches: flags.latency ? flags.latencyBatches : [],
+      ...(flags.latency ? (flags.latencyBatches !== undefined ? { latencyBatches: flags.latencyBatches } : {}) : { latencyBatches: [] }),
+      servedBatch: flags.servedBatch,
+      calibrationLimit: flags.calibrationLimit,
+      splitSeed: flags.splitSeed,
       log: (m) => io.err(m),
       ...(flags.opTypes !== undefined ? { opTypes: flags.opTypes } : {}),
       ...(flags.exclude !== undefined ? { exclude: flags.exclude } : {}),
@@ -143,7 +152,7 @@ export async function runQuantize(modelPath: string, flags: QuantizeFlags, io: C
     io.out(flags.json ? JSON.stringify(result.report, null, 2) : formatReport(result.report));
     if (failed) {
       const a = result.report.accuracy!;
-      io.err(`error [BERTH_ERR_QUANTIZE_ACCURACY]: accuracy drop ${a.drop.toFixed(2)} pts exceeds --max-accuracy-drop ${a.limit}; the model was not written`);
+      io.err(`error [BERTH_ERR_QUANTIZE_ACCURACY]: accuracy drop ${a.drop.toFixed(2)} pts exceeds --max-accuracy-drop ${a.limit} (${a.claim}); the model was not written`);
       return 1;
     }
     io.err(`wrote ${outPath} and ${reportPath}`);
@@ -169,7 +178,8 @@ export function registerQuantizeCommand(program: Command): void {
     .addOption(new Option('--method <method>', 'static calibration method').choices(['minmax', 'percentile', 'entropy']).default('minmax'))
     .option('--calibration <file>', 'calibration data (.npy, .json, .csv, raw .f32[.gz] with --calibration-shape)')
     .option('--calibration-shape <dims>', 'shape of raw calibration data, e.g. -1,91', intList('--calibration-shape'))
-    .option('--calibration-limit <n>', 'use at most n calibration samples', number('--calibration-limit', 1), 1000)
+    .option('--calibration-limit <n>', 'use at most n calibration samples (static without --calibration: drawn from --validation, at most a quarter of it)', number('--calibration-limit', 1), 1000)
+    .option('--split-seed <n>', 'seed of the calibration/evaluation split of --validation (static without --calibration)', integer('--split-seed', 0), 1)
     .option('--validation <file>', 'validation data (same formats; dataset descriptors like examples/data/*/test-*.json carry labels)')
     .option('--validation-shape <dims>', 'shape of raw validation data', intList('--validation-shape'))
     .option('--validation-labels <file>', 'labels for the validation data (.u8, .npy, .json, .csv, .txt)')
@@ -191,7 +201,8 @@ export function registerQuantizeCommand(program: Command): void {
     .option('--percentile <p>', 'percentile for --method percentile', number('--percentile', 0))
     .option('--bins <n>', 'histogram bins for percentile/entropy', number('--bins', 128))
     .option('--threads <n>', 'intra-op threads for every session (0 = ORT default)', number('--threads', 0), 0)
-    .option('--latency-batches <sizes>', 'batch sizes to time', intList('--latency-batches'), [1, 32])
+    .option('--served-batch <n>', 'the batch size the server merges requests up to: accuracy, batch invariance and latency are measured at 1 and at n', integer('--served-batch', 1), 32)
+    .option('--latency-batches <sizes>', 'batch sizes to time (default 1 and --served-batch)', intList('--latency-batches'))
     .option('--no-latency', 'skip the latency measurement')
     .option('--report <file>', 'JSON report path (default: beside the output, <name>.quantize.json)')
     .option('--json', 'print the JSON report instead of the table')

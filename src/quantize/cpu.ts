@@ -70,3 +70,11 @@ export function chooseReduceRange(cpu: CpuInfo, explicit: boolean | undefined): 
       return { reduceRange: false, source: 'cpu', isa, reason: 'x86 CPU flags unknown (no /proc/cpuinfo): full 8-bit weights; pass --reduce-range on a CPU without VNNI' };
   }
 }
+
+/** The x86 feature flags that decide which ONNX Runtime (MLAS) kernels run, as far as the CPU has them. */
+const KERNEL_FLAGS = ['sse4_1', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_int8'];
+
+/** The kernel-relevant flags this CPU reports, for the report's "measured on" label. */
+export function kernelFlags(cpu: CpuInfo): string[] {
+  return cpu.flags === undefined ? [] : KERNEL_FLAGS.filter((f) => cpu.flags!.has(f));
+}

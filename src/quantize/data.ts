@@ -18,6 +18,7 @@ import { gunzipSync } from 'node:zlib';
 import { BerthError, messageOf } from '../errors.js';
 import { readWholeFile } from '../onnx/io.js';
 import { DataType, dataTypeName } from '../onnx/types.js';
+import { mulberry32 } from '../random.js';
 import type { Feeds, HostTensor } from './runner.js';
 
 /** What the loader needs to know about one model input. */
@@ -400,13 +401,41 @@ export function batchFeeds(ds: Dataset, start: number, end: number): Feeds {
 /** Feeds of exactly `size` samples, cycling through the dataset if it is smaller. */
 export function fixedBatch(ds: Dataset, size: number): Feeds {
   if (ds.count >= size) return batchFeeds(ds, 0, size);
-  const feeds: Feeds = {};
+  return gatherDataset(ds, Array.from({ length: size }, (_, i) => i % ds.count), ds.source).inputs;
+}
+
+/** The rows at `indices` (in that order), copied into a new dataset. */
+export function gatherDataset(ds: Dataset, indices: readonly number[], source: string): Dataset {
+  const inputs: Record<string, HostTensor> = {};
   for (const [name, t] of Object.entries(ds.inputs)) {
     const per = t.dims.slice(1).reduce((a, d) => a * d, 1);
     const Ctor = t.data.constructor as new (n: number) => HostTensor['data'];
-    const data = new Ctor(size * per);
-    for (let i = 0; i < size; i++) (data as Float32Array).set((t.data as Float32Array).subarray((i % ds.count) * per, (i % ds.count + 1) * per), i * per);
-    feeds[name] = { type: t.type, data, dims: [size, ...t.dims.slice(1)] };
+    const data = new Ctor(indices.length * per);
+    indices.forEach((row, i) => (data as Float32Array).set((t.data as Float32Array).subarray(row * per, (row + 1) * per), i * per));
+    inputs[name] = { type: t.type, data, dims: [indices.length, ...t.dims.slice(1)] };
   }
-  return feeds;
+  const out: Dataset = { inputs, count: indices.length, source };
+  if (ds.labels) out.labels = Float64Array.from(indices, (row) => ds.labels![row]!);
+  return out;
+}
+
+/**
+ * A seeded, disjoint split: `count` rows drawn without replacement (Fisher–Yates with
+ * mulberry32) and the remaining rows, each part kept in file order. The same data and seed
+ * always give the same split, so a report can be reproduced.
+ */
+export function splitDataset(ds: Dataset, count: number, seed: number): { drawn: Dataset; rest: Dataset } {
+  const order = Array.from({ length: ds.count }, (_, i) => i);
+  const random = mulberry32(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const take = Math.max(0, Math.min(count, ds.count));
+  const drawn = order.slice(0, take).sort((a, b) => a - b);
+  const rest = order.slice(take).sort((a, b) => a - b);
+  return {
+    drawn: gatherDataset(ds, drawn, `${ds.source} (${take} rows drawn with seed ${seed})`),
+    rest: gatherDataset(ds, rest, `${ds.source} (the other ${rest.length} rows)`),
+  };
 }

@@ -91,19 +91,78 @@ export interface LatencyResult {
   runs: number;
 }
 
-/** Median of repeated runs after a warm-up; at least `minRuns` runs and `minTimeMs` of timing. */
-export async function measureLatency(runner: ModelRunner, feeds: Feeds, options: { minRuns?: number; minTimeMs?: number; maxRuns?: number; warmup?: number } = {}): Promise<LatencyResult> {
+/**
+ * Latency of two models on the same feeds, alternating a run of one and a run of the other (and
+ * which goes first), so a burst of load from another process slows both alike; median of
+ * each after a warm-up; at least `minRuns` pairs and `minTimeMs` of timing per model.
+ */
+export async function measureLatencyPair(a: ModelRunner, b: ModelRunner, feeds: Feeds, options: { minRuns?: number; minTimeMs?: number; maxRuns?: number; warmup?: number } = {}): Promise<[LatencyResult, LatencyResult]> {
   const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
-  for (let i = 0; i < (options.warmup ?? 5); i++) await runner.run(feeds);
-  const times: number[] = [];
+  for (let i = 0; i < (options.warmup ?? 5); i++) { await a.run(feeds); await b.run(feeds); }
+  const times: [number[], number[]] = [[], []];
+  const runners = [a, b];
   const started = performance.now();
   const minRuns = options.minRuns ?? 30, minTime = options.minTimeMs ?? 400, maxRuns = options.maxRuns ?? 5000;
-  while (times.length < maxRuns && (times.length < minRuns || performance.now() - started < minTime)) {
-    const t0 = performance.now();
-    await runner.run(feeds);
-    times.push(performance.now() - t0);
+  for (let k = 0; k < maxRuns && (k < minRuns || performance.now() - started < 2 * minTime); k++) {
+    for (const which of k % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t0 = performance.now();
+      await runners[which]!.run(feeds);
+      times[which]!.push(performance.now() - t0);
+    }
   }
-  times.sort((a, b) => a - b);
+  return [summarize(times[0], batch), summarize(times[1], batch)];
+}
+
+function summarize(times: number[], batch: number): LatencyResult {
+  times.sort((x, y) => x - y);
   const q = (p: number): number => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
   return { batch, medianMs: times.length % 2 === 1 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2, p90Ms: q(0.9), runs: times.length };
+}
+
+/** What an output holds, which decides the metric that fits it. */
+export type OutputKind = 'class-scores' | 'labels' | 'values';
+
+/** One output of the converted model against FP32's on the same rows. */
+export interface OutputComparison {
+  name: string;
+  kind: OutputKind;
+  /** Dimensions after the sample axis. */
+  sampleShape: number[];
+  /** class-scores: % of rows with the same argmax; labels: % of equal values. */
+  agreement?: number;
+  meanAbsDiff: number;
+  maxAbsDiff: number;
+  /** Mean |FP32 value|, to read meanAbsDiff against. */
+  meanAbsFp32: number;
+}
+
+/** Float [n, C ≥ 2]: class scores; integer [n] or [n, 1]: labels; anything else (maps, regressions): values. */
+export function outputKind(t: HostTensor): OutputKind {
+  const isFloat = t.type === 'float32' || t.type === 'float64' || t.type === 'float16';
+  if (isFloat && t.dims.length === 2 && (t.dims[1] ?? 0) >= 2) return 'class-scores';
+  if (!isFloat && (t.dims.length === 1 || (t.dims.length === 2 && t.dims[1] === 1))) return 'labels';
+  return 'values';
+}
+
+/** Every output compared with the metric that fits it: argmax agreement, equality, or mean / max |Δ|. */
+export function compareOutputsToFp32(fp32: Record<string, HostTensor>, converted: Record<string, HostTensor>): OutputComparison[] {
+  const result: OutputComparison[] = [];
+  for (const [name, ref] of Object.entries(fp32)) {
+    const got = converted[name];
+    if (got === undefined) continue;
+    const kind = outputKind(ref);
+    const n = Math.min(ref.data.length, got.data.length);
+    let sum = 0, sumRef = 0, max = 0;
+    for (let i = 0; i < n; i++) {
+      const a = Number((ref.data as ArrayLike<number | bigint>)[i]!), b = Number((got.data as ArrayLike<number | bigint>)[i]!);
+      const d = Math.abs(a - b);
+      sum += d;
+      sumRef += Math.abs(a);
+      if (d > max || Number.isNaN(d)) max = d;
+    }
+    const c: OutputComparison = { name, kind, sampleShape: ref.dims.slice(1), meanAbsDiff: n === 0 ? 0 : sum / n, maxAbsDiff: max, meanAbsFp32: n === 0 ? 0 : sumRef / n };
+    if (kind !== 'values') c.agreement = percentEqual(predictedClasses(ref), predictedClasses(got));
+    result.push(c);
+  }
+  return result;
 }

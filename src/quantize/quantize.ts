@@ -15,17 +15,19 @@ import { allTensors, loadExternalData, modelSizeOnDisk, readWholeFile, sha256Fil
 import { isExternal } from '../onnx/tensor.js';
 import { inferElemTypes } from '../onnx/infer-types.js';
 import { DataType, type ModelProto } from '../onnx/types.js';
-import { chooseReduceRange, cpuIsa, type CpuInfo, type ReduceRangeChoice } from './cpu.js';
+import { BATCH_ABS_TOLERANCE, BATCH_REL_TOLERANCE, measureBatchInvariance, type BatchComparison } from './batch-invariance.js';
+import { chooseReduceRange, cpuIsa, kernelFlags, type CpuInfo, type ReduceRangeChoice } from './cpu.js';
 import { calibrate, type CalibrationMethod, type TensorRange } from './calibrate.js';
 import { hasFloatWeights, noWeightsError, type NodeDecision } from './common.js';
-import type { Dataset, InputSpec } from './data.js';
-import { fixedBatch } from './data.js';
+import { fixedBatch, splitDataset, type Dataset, type InputSpec } from './data.js';
 import { DYNAMIC_SUPPORTED_OPS, quantizeDynamic, type DynamicFormat } from './dynamic.js';
-import { chooseOutput, maxAbsDiff, measureLatency, percentEqual, predictedClasses, runDataset, type LatencyResult } from './evaluate.js';
+import { chooseOutput, compareOutputsToFp32, maxAbsDiff, measureLatencyPair, percentEqual, predictedClasses, runDataset, type LatencyResult, type OutputComparison } from './evaluate.js';
 import { convertToFp16 } from './fp16.js';
+import { limitVerdict, mcnemar, newcombePairedInterval, pairedCounts, wilsonInterval, type LimitVerdict, type PairedCounts } from './paired.js';
 import type { QuantType } from './params.js';
-import { createOrtRunner, type CreateRunner, type Feeds, type HostTensor } from './runner.js';
-import { applyStatic, planStatic, STATIC_COMPUTE_OPS, STATIC_SUPPORTED_OPS, type StaticOptions } from './static-qdq.js';
+import { accuracyClaim } from './report.js';
+import { createOrtRunner, withFloat32Io, type CreateRunner, type Feeds, type HostTensor } from './runner.js';
+import { applyStatic, checkStaticOpset, planStatic, STATIC_COMPUTE_OPS, STATIC_SUPPORTED_OPS, type StaticOptions } from './static-qdq.js';
 
 export type QuantizeMode = 'dynamic' | 'static' | 'fp16';
 
@@ -46,6 +48,16 @@ export interface QuantizeOptions {
   keepIoTypes?: boolean;
   calibration?: Dataset;
   validation?: Dataset;
+  /**
+   * Static mode without `calibration`: this many validation rows (at most a quarter of them)
+   * are drawn with `splitSeed` for calibration, and accuracy is measured on the rest, so
+   * calibration and evaluation never share a sample. Default 1000.
+   */
+  calibrationLimit?: number;
+  /** Seed of that split (default 1). */
+  splitSeed?: number;
+  /** The batch size the server merges requests up to (default 32): accuracy and batch invariance are measured at 1 and at this size. */
+  servedBatch?: number;
   /** Allowed accuracy (or agreement) drop in percentage points. */
   maxAccuracyDrop?: number;
   /** Keep sensitive nodes in float until the drop holds (default true when a limit is set). */
@@ -56,7 +68,7 @@ export interface QuantizeOptions {
   bins?: number;
   calibrationBatchSize?: number;
   threads?: number;
-  /** Batch sizes to time (default [1, 32]); [] skips latency. */
+  /** Batch sizes to time (default [1, servedBatch]); [] skips latency. */
   latencyBatches?: number[];
   latencyMinTimeMs?: number;
   createRunner?: CreateRunner;
@@ -67,13 +79,36 @@ export interface AccuracyReport {
   metric: 'accuracy' | 'agreement';
   output: string;
   samples: number;
+  /** The batch size the accuracy was measured at (the served batch size). */
+  batch: number;
   /** Percent; for 'agreement' FP32 is 100 by definition. */
   fp32: number;
   quantized: number;
   /** Percentage points lost (fp32 − quantized). */
   drop: number;
+  /** 95% interval on the drop, in percentage points. */
+  interval: { level: number; method: string; lower: number; upper: number };
+  /** Accuracy only: the paired table and McNemar's test of "no change". */
+  paired?: PairedCounts & { mcnemarExactP: number; mcnemarMidP: number; significant: boolean };
+  /** Samples whose predicted class differs from FP32's. */
+  changed: number;
   limit?: number;
+  /** Against the limit, on the point estimate and the interval together (see docs/quantize.md). */
+  verdict?: LimitVerdict;
+  /** The claim in one line, interval included. */
+  claim: string;
   maxAbsDiff: number;
+}
+
+export interface BatchInvarianceReport {
+  servedBatch: number;
+  rows: number;
+  /** What was compared: every element of every output, alone vs inside the batch. */
+  rule: string;
+  fp32: { maxAbsDiff: number; perOutput: Record<string, number>; invariant: boolean };
+  quantized: { maxAbsDiff: number; perOutput: Record<string, number>; invariant: boolean; elementsOutside: number; classesChanged?: number };
+  /** Accuracy (or agreement) at batch 1 and at the served batch size, percent. */
+  score?: { metric: 'accuracy' | 'agreement'; fp32Batch1: number; fp32Served: number; quantizedBatch1: number; quantizedServed: number };
 }
 
 export interface GuardReport {
@@ -93,11 +128,19 @@ export interface QuantizeReport {
   settings: Record<string, unknown>;
   size: { fp32Bytes: number; quantizedBytes: number; ratio: number };
   /** The CPU the latency was measured on and the INT8 defaults were chosen for (when known). */
-  cpu?: { model?: string; isa: string };
+  cpu?: { model?: string; isa: string; flags: string[] };
+  /** Which data calibrated (static) and which measured accuracy, and whether they are disjoint. */
+  data?: { evaluationSamples: number; evaluationSource: string; calibrationSamples?: number; calibrationSource?: string; disjoint: boolean | 'unknown'; note: string };
   /** How --reduce-range was decided (INT8 modes). */
   reduceRange?: ReduceRangeChoice;
-  latency: { threads: number; batches: { batch: number; fp32Ms: number; quantizedMs: number; ratio: number; runs: number }[] };
+  /** Measured here, on this CPU, in a short loop (FP32 and converted runs interleaved); medians. */
+  latency: { threads: number; measuredOn: string; batches: { batch: number; fp32Ms: number; quantizedMs: number; ratio: number; speedup: number; runs: number }[] };
   accuracy?: AccuracyReport;
+  /** Why there is no accuracy section although data was given (e.g. no class output). */
+  accuracyUnavailable?: string;
+  /** Every output against FP32 on the same rows at the served batch, with the metric that fits it. */
+  outputs: { rows: number; batch: number; source: string; comparisons: OutputComparison[] };
+  batchInvariance: BatchInvarianceReport;
   guard: GuardReport;
   nodes: NodeDecision[];
   summary: { quantized: number; float: number };
@@ -177,6 +220,8 @@ function setMetadata(model: ModelProto, entries: Record<string, string>): void {
 export async function quantize(sourcePath: string, options: QuantizeOptions): Promise<QuantizeResult> {
   const log = options.log ?? ((): void => {});
   const createRunner = options.createRunner ?? createOrtRunner;
+  // The converted model is measured on the FP32 model's data, also when its own I/O is float16.
+  const createConverted = options.mode === 'fp16' && options.keepIoTypes === false ? withFloat32Io(createRunner) : createRunner;
   const threads = options.threads ?? 0;
   const source = new SourceModel(sourcePath);
   const sha256 = sha256File(sourcePath);
@@ -189,6 +234,8 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     }
   }
   if (!hasFloatWeights(probe.graph!)) throw noWeightsError(options.mode);
+  // Refuse before any data is split or calibrated (calibration can take long).
+  if (options.mode === 'static') checkStaticOpset(probe, options.perChannel ?? false);
   const opTypes = options.opTypes === undefined ? undefined : new Set(options.opTypes);
   const reduceChoice: ReduceRangeChoice | undefined = options.mode === 'fp16' ? undefined
     : options.cpu !== undefined ? chooseReduceRange(options.cpu, options.reduceRange)
@@ -196,6 +243,41 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
   const reduceRange = reduceChoice?.reduceRange ?? false;
   if (reduceChoice !== undefined) log(`reduce-range ${reduceRange ? 'on' : 'off'}: ${reduceChoice.reason}`);
   const method = options.mode === 'static' ? options.method ?? 'minmax' : options.mode === 'dynamic' ? `dynamic-${options.dynamicFormat ?? 'onnx'}` : 'fp16';
+
+  // Which data calibrates and which measures: never the same samples. Static mode without
+  // --calibration draws a seeded part of the validation set for calibration and evaluates
+  // on the rest.
+  let calibrationData = options.calibration;
+  let evalData = options.validation ?? options.calibration;
+  let dataNote: QuantizeReport['data'];
+  // Labels count only when the evaluation rows come from the validation data.
+  let labels = options.validation?.labels;
+  if (options.mode === 'static' && calibrationData === undefined && options.validation !== undefined) {
+    const v = options.validation;
+    const seed = options.splitSeed ?? 1;
+    const take = Math.min(options.calibrationLimit ?? 1000, Math.floor(v.count / 4));
+    if (take < 1) throw new BerthError('BERTH_ERR_QUANTIZE_DATA', `${v.source}: ${v.count} validation samples are too few to split into calibration and evaluation data; give --calibration`);
+    const split = splitDataset(v, take, seed);
+    calibrationData = split.drawn;
+    evalData = split.rest;
+    labels = split.rest.labels;
+    const note = `no calibration data given: calibrated on ${take} validation samples drawn with seed ${seed}, accuracy measured on the other ${split.rest.count} (disjoint)`;
+    log(`note: ${note}`);
+    dataNote = { evaluationSamples: split.rest.count, evaluationSource: v.source, calibrationSamples: take, calibrationSource: split.drawn.source, disjoint: true, note };
+  } else if (evalData !== undefined) {
+    const c = options.mode === 'static' ? calibrationData : undefined;
+    const same = c !== undefined && options.validation !== undefined && c.source === options.validation.source;
+    const note = c === undefined ? 'no calibration in this mode'
+      : options.validation === undefined ? 'no validation data: agreement with FP32 is measured on the calibration data itself (not disjoint)'
+        : same ? 'calibration and validation are the same file: accuracy is measured on calibration samples (not disjoint)'
+          : 'calibration and validation come from different files (disjoint unless the files share rows)';
+    if (c !== undefined && (same || options.validation === undefined)) log(`warning: ${note}`);
+    dataNote = {
+      evaluationSamples: evalData.count, evaluationSource: evalData.source,
+      ...(c !== undefined ? { calibrationSamples: c.count, calibrationSource: c.source } : {}),
+      disjoint: c === undefined ? true : same || options.validation === undefined ? false : 'unknown', note,
+    };
+  }
 
   // Static: calibrate every float activation once; any exclusion set then reuses the ranges.
   let ranges: Map<string, TensorRange> | undefined;
@@ -205,8 +287,8 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     symmetricActivations: options.symmetricActivations ?? false, exclude, ...(opTypes ? { opTypes } : {}),
   });
   if (options.mode === 'static') {
-    const data = options.calibration;
-    if (data === undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', 'static quantization needs calibration data (--calibration FILE)');
+    const data = calibrationData;
+    if (data === undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', 'static quantization needs calibration data (--calibration FILE, or --validation to split)');
     const model = source.fresh();
     const plan = planStatic(model, staticOptions(new Set()));
     const types = inferElemTypes(model.graph!);
@@ -222,7 +304,16 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
     });
   }
 
-  const build = (exclude: Set<string>): { bytes: Buffer; decisions: NodeDecision[] } => {
+  const baseMetadata = (exclude: Set<string>): Record<string, string> => ({
+    'berth.quantize.mode': options.mode,
+    'berth.quantize.method': method,
+    'berth.quantize.source_sha256': sha256,
+    'berth.quantize.per_channel': String(options.perChannel ?? false),
+    'berth.quantize.reduce_range': String(reduceRange),
+    'berth.quantize.float_nodes': JSON.stringify([...exclude]),
+    'berth.quantize.tool': TOOL,
+  });
+  const build = (exclude: Set<string>): { bytes: Buffer; decisions: NodeDecision[]; model: ModelProto } => {
     const model = source.fresh();
     let decisions: NodeDecision[];
     if (options.mode === 'dynamic') {
@@ -242,47 +333,51 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
       throw why.length === 0 ? noWeightsError(options.mode)
         : new BerthError('BERTH_ERR_QUANTIZE_NO_WEIGHTS', `nothing to quantize in ${options.mode} mode — ${why.join('; ')}`);
     }
-    setMetadata(model, {
-      'berth.quantize.mode': options.mode,
-      'berth.quantize.method': method,
-      'berth.quantize.source_sha256': sha256,
-      'berth.quantize.per_channel': String(options.perChannel ?? false),
-      'berth.quantize.reduce_range': String(reduceRange),
-      'berth.quantize.float_nodes': JSON.stringify([...exclude]),
-      'berth.quantize.tool': TOOL,
-    });
-    return { bytes: encodeModel(model), decisions };
+    setMetadata(model, baseMetadata(exclude));
+    return { bytes: encodeModel(model), decisions, model };
   };
 
-  // Reference outputs of the FP32 model on the validation data (or the calibration data).
-  const evalData = options.validation ?? options.calibration;
+  const servedBatch = options.servedBatch ?? 32;
+  // Batch invariance is measured on the evaluation data, or on synthetic rows without any.
+  const invarianceData: Dataset = evalData ?? { inputs: syntheticFeeds(inputs, servedBatch * 4), count: servedBatch * 4, source: 'synthetic uniform [0, 1) rows' };
+  // Reference outputs of the FP32 model, at the served batch size.
   const fp32Runner = await createRunner(source.inlineBytes(), { threads });
   let fp32Out: Record<string, HostTensor> | undefined;
   let scoreName: string | undefined;
   let fp32Classes: Float64Array | undefined;
   let fp32Score = 100;
-  const labels = options.validation?.labels;
+  let fp32Batch: BatchComparison;
+  let unscored: string | undefined;
   try {
+    fp32Out = await runDataset(fp32Runner, invarianceData, servedBatch);
+    fp32Batch = await measureBatchInvariance(fp32Runner, invarianceData, servedBatch, fp32Out);
     if (evalData !== undefined) {
-      fp32Out = await runDataset(fp32Runner, evalData);
       scoreName = chooseOutput(fp32Out, options.scoreOutput);
-      fp32Classes = predictedClasses(fp32Out[scoreName]!);
-      if (labels !== undefined && options.validation !== undefined) fp32Score = percentEqual(fp32Classes, labels);
+      const dims = fp32Out[scoreName]!.dims;
+      if (labels === undefined && options.scoreOutput === undefined && dims.length > 2) {
+        // A map (e.g. a [n, 1, H, W] probability map) has no class per row: an "agreement"
+        // of argmaxes over pixels means nothing, so only the per-output differences are shown.
+        unscored = `no class output to score ('${scoreName}' is [${dims.map((d, i) => (i === 0 ? 'n' : d)).join(', ')}]): see the per-output differences; give --score-output or labels for an accuracy`;
+        if (options.maxAccuracyDrop !== undefined) throw new BerthError('BERTH_ERR_CLI_USAGE', `--max-accuracy-drop: ${unscored}`);
+        log(`note: ${unscored}`);
+      } else {
+        fp32Classes = predictedClasses(fp32Out[scoreName]!);
+        if (labels !== undefined) fp32Score = percentEqual(fp32Classes, labels);
+      }
     }
   } catch (err) {
     await fp32Runner.release();
     throw err;
   }
 
-  const score = async (bytes: Uint8Array, data?: Dataset): Promise<{ value: number; maxAbs: number }> => {
-    const runner = await createRunner(bytes, { threads });
+  interface Scored { value: number; maxAbs: number; classes: Float64Array; out: Record<string, HostTensor> }
+  const score = async (bytes: Uint8Array): Promise<Scored> => {
+    const runner = await createConverted(bytes, { threads });
     try {
-      const ds = data ?? evalData!;
-      const out = await runDataset(runner, ds);
+      const out = await runDataset(runner, evalData!, servedBatch);
       const classes = predictedClasses(out[scoreName!]!);
-      const ref = ds === evalData ? fp32Classes! : predictedClasses((await runDataset(fp32Runner, ds))[scoreName!]!);
-      const value = labels !== undefined && ds === evalData ? percentEqual(classes, labels) : percentEqual(classes, ref);
-      return { value, maxAbs: ds === evalData ? maxAbsDiff(out[scoreName!]!, fp32Out![scoreName!]!) : NaN };
+      const value = labels !== undefined ? percentEqual(classes, labels) : percentEqual(classes, fp32Classes!);
+      return { value, maxAbs: maxAbsDiff(out[scoreName!]!, fp32Out![scoreName!]!), classes, out };
     } finally {
       await runner.release();
     }
@@ -292,18 +387,19 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
   let built = build(exclude);
   const guard: GuardReport = { triggered: false, sensitivity: [], keptFloat: [] };
   let accuracy: AccuracyReport | undefined;
+  let scored: Scored | undefined;
   try {
     // Loads and runs in ONNX Runtime, or nothing is written.
     const check = await createRunner(built.bytes, { threads });
     await check.release();
-    if (evalData !== undefined) {
-      let s = await score(built.bytes);
+    if (evalData !== undefined && unscored === undefined) {
+      scored = await score(built.bytes);
       const limit = options.maxAccuracyDrop;
-      const metricOf = (v: { value: number; maxAbs: number }): AccuracyReport => ({
-        metric: labels !== undefined ? 'accuracy' : 'agreement', output: scoreName!, samples: evalData.count,
-        fp32: fp32Score, quantized: v.value, drop: fp32Score - v.value, maxAbsDiff: v.maxAbs, ...(limit !== undefined ? { limit } : {}),
+      const metricOf = (v: Scored): AccuracyReport => accuracyReport({
+        labels, fp32Classes: fp32Classes!, classes: v.classes, fp32Score, value: v.value, maxAbs: v.maxAbs,
+        output: scoreName!, batch: servedBatch, ...(limit !== undefined ? { limit } : {}),
       });
-      accuracy = metricOf(s);
+      accuracy = metricOf(scored);
       if (limit !== undefined && accuracy.drop > limit && (options.guard ?? true)) {
         guard.triggered = true;
         guard.initialDrop = accuracy.drop;
@@ -313,7 +409,7 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
         for (const c of candidates) {
           const trial = build(new Set([...exclude, c.node]));
           const r = await score(trial.bytes);
-          guard.sensitivity.push({ node: c.node, opType: c.opType, recovered: r.value - s.value });
+          guard.sensitivity.push({ node: c.node, opType: c.opType, recovered: r.value - scored.value });
         }
         guard.sensitivity.sort((a, b) => b.recovered - a.recovered);
         for (const c of guard.sensitivity) {
@@ -321,29 +417,59 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
           exclude = new Set([...exclude, c.node]);
           guard.keptFloat.push(c.node);
           built = build(exclude);
-          s = await score(built.bytes);
-          accuracy = metricOf(s);
+          scored = await score(built.bytes);
+          accuracy = metricOf(scored);
           log(`kept ${c.node} in float: drop now ${accuracy.drop.toFixed(2)}`);
         }
       }
     }
-    // Latency: same runner options for both models.
-    const batches = options.latencyBatches ?? [1, 32];
-    const latency: QuantizeReport['latency'] = { threads, batches: [] };
-    if (batches.length > 0) {
-      const qRunner = await createRunner(built.bytes, { threads });
-      try {
-        for (const b of batches) {
-          const feeds = evalData !== undefined ? fixedBatch(evalData, b) : syntheticFeeds(inputs, b);
-          const opts = options.latencyMinTimeMs !== undefined ? { minTimeMs: options.latencyMinTimeMs } : {};
-          const f: LatencyResult = await measureLatency(fp32Runner, feeds, opts);
-          const q: LatencyResult = await measureLatency(qRunner, feeds, opts);
-          latency.batches.push({ batch: b, fp32Ms: f.medianMs, quantizedMs: q.medianMs, ratio: q.medianMs / f.medianMs, runs: Math.min(f.runs, q.runs) });
-        }
-      } finally {
-        await qRunner.release();
+
+    const qRunner = await createConverted(built.bytes, { threads });
+    const latency: QuantizeReport['latency'] = { threads, measuredOn: measuredOn(options.cpu), batches: [] };
+    let batchInvariance: BatchInvarianceReport;
+    let comparisons: OutputComparison[] = [];
+    try {
+      // Batch invariance: every row alone vs inside batches of the served size.
+      const q = await measureBatchInvariance(qRunner, invarianceData, servedBatch, scored?.out);
+      comparisons = compareOutputsToFp32(fp32Out, q.batched);
+      batchInvariance = {
+        servedBatch, rows: invarianceData.count,
+        rule: `every output element, alone vs in consecutive batches of ${servedBatch}: |Δ| ≤ ${BATCH_REL_TOLERANCE}·max(|a|,|b|) + ${BATCH_ABS_TOLERANCE}·(output's largest magnitude)`,
+        fp32: { maxAbsDiff: fp32Batch.maxAbsDiff, perOutput: fp32Batch.perOutput, invariant: fp32Batch.invariant },
+        quantized: { maxAbsDiff: q.maxAbsDiff, perOutput: q.perOutput, invariant: q.invariant, elementsOutside: q.elementsOutside },
+      };
+      if (scored !== undefined) {
+        const aloneClasses = predictedClasses(q.alone[scoreName!]!);
+        const fp32Alone = predictedClasses(fp32Batch.alone[scoreName!]!);
+        const ref = (c: Float64Array): number => (labels !== undefined ? percentEqual(c, labels) : percentEqual(c, fp32Classes!));
+        batchInvariance.quantized.classesChanged = aloneClasses.reduce((n, c, i) => n + (c === scored!.classes[i] ? 0 : 1), 0);
+        batchInvariance.score = {
+          metric: labels !== undefined ? 'accuracy' : 'agreement',
+          fp32Batch1: ref(fp32Alone), fp32Served: fp32Score, quantizedBatch1: ref(aloneClasses), quantizedServed: scored!.value,
+        };
       }
+      log(`batch invariance (batch 1 vs ${servedBatch}): FP32 max |Δ| ${fp32Batch.maxAbsDiff.toPrecision(3)}, ${options.mode} max |Δ| ${q.maxAbsDiff.toPrecision(3)} → ${q.invariant ? 'invariant' : 'NOT invariant'}`);
+
+      // Latency: same runner options for both models, runs interleaved so load hits both alike.
+      const batches = options.latencyBatches ?? [...new Set([1, servedBatch])];
+      for (const b of batches) {
+        const feeds = evalData !== undefined ? fixedBatch(evalData, b) : syntheticFeeds(inputs, b);
+        const opts = options.latencyMinTimeMs !== undefined ? { minTimeMs: options.latencyMinTimeMs } : {};
+        const [f, qt]: LatencyResult[] = await measureLatencyPair(fp32Runner, qRunner, feeds, opts);
+        latency.batches.push({ batch: b, fp32Ms: f!.medianMs, quantizedMs: qt!.medianMs, ratio: qt!.medianMs / f!.medianMs, speedup: f!.medianMs / qt!.medianMs, runs: Math.min(f!.runs, qt!.runs) });
+      }
+    } finally {
+      await qRunner.release();
     }
+
+    // The measured verdict goes into the model, where the server reads it before batching.
+    setMetadata(built.model, {
+      ...baseMetadata(exclude),
+      'berth.quantize.batch_invariant': String(batchInvariance.quantized.invariant),
+      'berth.quantize.batch_max_abs_diff': String(batchInvariance.quantized.maxAbsDiff),
+    });
+    const bytes = encodeModel(built.model);
+
     const fp32Bytes = modelSizeOnDisk(sourcePath);
     const report: QuantizeReport = {
       tool: TOOL,
@@ -355,23 +481,66 @@ export async function quantize(sourcePath: string, options: QuantizeOptions): Pr
         perChannel: options.perChannel ?? false, reduceRange,
         activationType: options.mode === 'static' ? options.activationType ?? 'uint8' : options.mode === 'dynamic' ? 'uint8 (run time)' : 'float16',
         weightType: options.mode === 'fp16' ? 'float16' : options.weightType ?? 'int8',
+        servedBatch,
         ...(options.mode === 'fp16' ? { keepIoTypes: options.keepIoTypes ?? true } : {}),
-        ...(options.calibration ? { calibrationSamples: options.calibration.count, calibrationSource: options.calibration.source } : {}),
+        ...(calibrationData && options.mode === 'static' ? { calibrationSamples: calibrationData.count, calibrationSource: calibrationData.source } : {}),
         ...(options.validation ? { validationSource: options.validation.source } : {}),
       },
-      ...(options.cpu !== undefined ? { cpu: { ...(options.cpu.model !== undefined ? { model: options.cpu.model } : {}), isa: cpuIsa(options.cpu) } } : {}),
+      ...(options.cpu !== undefined ? { cpu: { ...(options.cpu.model !== undefined ? { model: options.cpu.model } : {}), isa: cpuIsa(options.cpu), flags: kernelFlags(options.cpu) } } : {}),
       ...(reduceChoice !== undefined ? { reduceRange: reduceChoice } : {}),
-      size: { fp32Bytes, quantizedBytes: built.bytes.byteLength, ratio: built.bytes.byteLength / fp32Bytes },
+      ...(dataNote !== undefined ? { data: dataNote } : {}),
+      size: { fp32Bytes, quantizedBytes: bytes.byteLength, ratio: bytes.byteLength / fp32Bytes },
       latency,
+      outputs: { rows: invarianceData.count, batch: servedBatch, source: invarianceData.source, comparisons },
+      batchInvariance,
+      ...(unscored !== undefined ? { accuracyUnavailable: unscored } : {}),
       guard,
       nodes: built.decisions,
       summary: { quantized: built.decisions.filter((d) => d.quantized).length, float: built.decisions.filter((d) => !d.quantized).length },
     };
     if (accuracy !== undefined) report.accuracy = accuracy;
-    return { bytes: built.bytes, report };
+    return { bytes, report };
   } finally {
     await fp32Runner.release();
   }
+}
+
+/** The paired statistics and the one-line claim for one measured model. */
+function accuracyReport(m: {
+  labels: Float64Array | undefined; fp32Classes: Float64Array; classes: Float64Array; fp32Score: number; value: number;
+  maxAbs: number; output: string; batch: number; limit?: number;
+}): AccuracyReport {
+  const n = m.classes.length;
+  const changed = m.classes.reduce((k, c, i) => k + (c === m.fp32Classes[i] ? 0 : 1), 0);
+  const drop = m.fp32Score - m.value;
+  let interval: AccuracyReport['interval'];
+  let paired: AccuracyReport['paired'];
+  if (m.labels !== undefined) {
+    const t = pairedCounts(m.fp32Classes, m.classes, m.labels);
+    const ci = newcombePairedInterval(t);
+    const test = mcnemar(t.fp32Only, t.quantizedOnly);
+    interval = { level: 0.95, method: 'Newcombe (1998) method 10: Wilson score limits, square-and-add with the paired correlation', lower: 100 * ci.lower, upper: 100 * ci.upper };
+    paired = { ...t, mcnemarExactP: test.exactP, mcnemarMidP: test.midP, significant: test.exactP < 0.05 };
+  } else {
+    // Agreement: the drop is the share of changed predictions, one proportion.
+    const [lo, hi] = wilsonInterval(changed, n);
+    interval = { level: 0.95, method: 'Wilson score interval on the share of changed predictions', lower: 100 * lo, upper: 100 * hi };
+  }
+  const a: AccuracyReport = {
+    metric: m.labels !== undefined ? 'accuracy' : 'agreement', output: m.output, samples: n, batch: m.batch,
+    fp32: m.fp32Score, quantized: m.value, drop, interval, changed, maxAbsDiff: m.maxAbs, claim: '',
+    ...(paired !== undefined ? { paired } : {}),
+    ...(m.limit !== undefined ? { limit: m.limit, verdict: limitVerdict(drop, interval.upper, interval.lower, m.limit) } : {}),
+  };
+  a.claim = accuracyClaim(a);
+  return a;
+}
+
+/** "this CPU" in words for the latency label. */
+function measuredOn(cpu: CpuInfo | undefined): string {
+  if (cpu === undefined) return 'this machine (CPU not given)';
+  const flags = kernelFlags(cpu);
+  return `${cpu.model ?? 'unknown CPU model'} (${cpuIsa(cpu)}${flags.length > 0 ? `; flags ${flags.join(' ')}` : ''})`;
 }
 
 /** True when the report's accuracy drop is over its limit. */

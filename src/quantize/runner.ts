@@ -6,6 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { BerthError, messageOf } from '../errors.js';
+import { float16BitsToFloat32, float32ToFloat16Array } from '../onnx/tensor.js';
 
 export type HostData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
 
@@ -63,3 +64,26 @@ export const createOrtRunner: CreateRunner = async (model, options = {}) => {
     release: () => session.release(),
   };
 };
+
+/**
+ * For an FP16 model whose own inputs and outputs are float16 (`--no-keep-io-types`): feeds
+ * float32 data as float16 and returns float16 outputs as float32, so it can be measured on
+ * the same data and against the same outputs as the FP32 model.
+ */
+export function withFloat32Io(create: CreateRunner): CreateRunner {
+  return async (model, options) => {
+    const inner = await create(model, options);
+    return {
+      inputNames: inner.inputNames,
+      outputNames: inner.outputNames,
+      async run(feeds, outputNames) {
+        const half: Feeds = {};
+        for (const [name, t] of Object.entries(feeds)) half[name] = t.type === 'float32' ? { type: 'float16', data: float32ToFloat16Array(t.data as Float32Array), dims: t.dims } : t;
+        const out = await inner.run(half, outputNames);
+        for (const [name, t] of Object.entries(out)) if (t.type === 'float16') out[name] = { type: 'float32', data: float16BitsToFloat32(t.data as Uint16Array), dims: t.dims };
+        return out;
+      },
+      release: () => inner.release(),
+    };
+  };
+}

@@ -152,14 +152,22 @@ export function planStatic(model: ModelProto, options: StaticOptions): StaticPla
   return plan;
 }
 
+/**
+ * QDQ needs QuantizeLinear (opset 10) and, per channel, DequantizeLinear's axis (opset 13).
+ * Checked before calibrating, which can take long, and again when rewriting.
+ */
+export function checkStaticOpset(model: ModelProto, perChannel: boolean): void {
+  const opset = opsetVersion(model);
+  if (opset < 10) throw new BerthError('BERTH_ERR_ONNX_UNSUPPORTED', `static quantization needs opset ≥ 10 (QuantizeLinear); the model uses opset ${opset} — convert it to a newer opset first, or use --mode dynamic or fp16`);
+  if (perChannel && opset < 13) {
+    throw new BerthError('BERTH_ERR_ONNX_UNSUPPORTED', `per-channel quantization needs opset ≥ 13 (DequantizeLinear axis); the model uses opset ${opset} — drop --per-channel`);
+  }
+}
+
 /** Rewrites the graph into QDQ form. `ranges` must cover `plan.calibrate`. */
 export function applyStatic(model: ModelProto, plan: StaticPlan, ranges: ReadonlyMap<string, TensorRange>, options: StaticOptions): void {
   const graph = model.graph!;
-  const opset = opsetVersion(model);
-  if (opset < 10) throw new BerthError('BERTH_ERR_ONNX_UNSUPPORTED', `static quantization needs opset ≥ 10 (QuantizeLinear); the model uses ${opset}`);
-  if (options.perChannel && opset < 13) {
-    throw new BerthError('BERTH_ERR_ONNX_UNSUPPORTED', `per-channel quantization needs opset ≥ 13 (DequantizeLinear axis); the model uses ${opset} — drop --per-channel`);
-  }
+  checkStaticOpset(model, options.perChannel);
   const inits = initializerMap(graph);
   const names = new NameAllocator(graph);
   const newNodes: NodeProto[] = [];

@@ -77,7 +77,7 @@ test('the CPU choice reaches the weights (7-bit on AVX2, 8-bit on VNNI), the met
   };
   const printed = await run(['-o', join(dir, 'a.onnx'), '--no-latency'], { ...cpu(AVX2_FLAGS), model: 'AMD EPYC 7B12' });
   assert.equal(printed.code, 0);
-  assert.match(printed.out, /cpu {5}AMD EPYC 7B12 \(avx2\)/);
+  assert.match(printed.out, /cpu {5}AMD EPYC 7B12 \(avx2; sse4_1 avx avx2 fma f16c\)/);
   assert.match(printed.out, /weights 7-bit \(reduce-range\): x86 CPU without VNNI/);
   const overridden = await run(['-o', join(dir, 'b.onnx'), '--no-latency', '--no-reduce-range'], cpu(AVX2_FLAGS));
   assert.match(overridden.out, /weights 8-bit: --no-reduce-range given/);
