@@ -195,6 +195,11 @@ export class ModelVersion {
     return this.#scheduler.expectedWaitMs();
   }
 
+  /** Admission before the body is read (see BatchScheduler.admitEarly): throws BERTH_ERR_OVERLOADED, else returns the release. */
+  admitEarly(deadlineMs?: number): () => void {
+    return this.#scheduler.admitEarly(deadlineMs);
+  }
+
   get batching(): BatchScheduler['options'] {
     return this.#scheduler.options;
   }
