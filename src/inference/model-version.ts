@@ -200,6 +200,11 @@ export class ModelVersion {
     return this.#scheduler.admitEarly(deadlineMs);
   }
 
+  /** Requests admitted before their body was read and not yet queued or gone. */
+  get arriving(): number {
+    return this.#scheduler.arriving;
+  }
+
   get batching(): BatchScheduler['options'] {
     return this.#scheduler.options;
   }
