@@ -7,7 +7,9 @@
  * has a preferred size, or when the oldest request has waited maxQueueDelayMs; with a
  * delay of 0 batches form only from what queued while the instances were busy, so a
  * lone request never waits. A full queue refuses at once (503); a request whose deadline
- * passes while queued fails with BERTH_ERR_DEADLINE_EXCEEDED.
+ * passes while queued fails with BERTH_ERR_DEADLINE_EXCEEDED. Admission by expected wait
+ * happens twice: before the body is read (`admitEarly`, counting requests still being read
+ * as queued) and again when the decoded request is submitted.
  */
 import { BerthError, messageOf } from '../errors.js';
 import type { InferenceRequest, InferenceResult, Tensor } from '../inference/types.js';
@@ -64,6 +66,7 @@ interface Pending {
 }
 
 const monotonic: SchedulerClock = { now: () => performance.now() };
+const noRelease = (): void => {};
 const MAX_TIMER_MS = 0x7fffffff;
 
 export class BatchScheduler {
@@ -83,6 +86,14 @@ export class BatchScheduler {
   #queuedRows = 0;
   /** Moving average of a batch's wall time (ms, dispatch to result), for the expected wait; undefined until one ran. */
   #batchMs: number | undefined;
+  /**
+   * Requests admitted by admitEarly whose bodies are still being read or decoded: they will
+   * queue ahead of any request that arrives after them, so the early check counts them (as
+   * many rows each as requests have had lately: their own size is not known yet).
+   */
+  #arriving = 0;
+  /** Moving average of rows per submitted request, for the rows of requests still arriving. */
+  #rowsPerRequest = 1;
 
   constructor(options: BatchingOptions, instances: ExecutionInstance[], observer: SchedulerObserver = {}, clock: SchedulerClock = monotonic) {
     validateOptions(options);
@@ -103,6 +114,11 @@ export class BatchScheduler {
     return this.#inFlight;
   }
 
+  /** Requests admitted before their body was read and not yet released (see admitEarly). */
+  get arriving(): number {
+    return this.#arriving;
+  }
+
   /**
    * Queues a request. Throws synchronously (BERTH_ERR_QUEUE_FULL) when the queue is full,
    * so the caller can answer 503 at once.
@@ -119,6 +135,7 @@ export class BatchScheduler {
       });
     }
     this.#admit(request);
+    this.#rowsPerRequest = 0.8 * this.#rowsPerRequest + 0.2 * request.batchSize;
     return new Promise<InferenceResult>((resolve, reject) => {
       const pending: Pending = {
         request, key: shapeKey(request.inputs), enqueuedNs: process.hrtime.bigint(), enqueuedMs: this.#clock.now(), resolve, reject, deadlineTimer: undefined,
@@ -142,24 +159,56 @@ export class BatchScheduler {
    * plus half a batch when every instance is busy. 0 before any batch ran or with room to run now.
    */
   expectedWaitMs(): number {
+    return this.#waitMs(0);
+  }
+
+  /** The expected wait with `arriving` more requests (of the usual size) ahead of the queue's tail. */
+  #waitMs(arriving: number): number {
     if (this.#batchMs === undefined) return 0;
     const busy = this.#idle.length === 0;
-    if (this.#queue.isEmpty() && !busy) return 0;
+    if (this.#queue.isEmpty() && arriving === 0 && !busy) return 0;
     const merging = this.options.enabled && this.options.maxBatchSize > 0;
-    const batchesAhead = merging ? Math.ceil(this.#queuedRows / this.options.maxBatchSize) : this.#queue.length;
+    const batchesAhead = merging ? Math.ceil((this.#queuedRows + arriving * this.#rowsPerRequest) / this.options.maxBatchSize) : this.#queue.length + arriving;
     return (batchesAhead / this.#instanceCount + (busy ? 0.5 : 0)) * this.#batchMs;
+  }
+
+  /**
+   * Admission before the request's body is read (its size and own timeout are not known yet):
+   * refuses at once (BERTH_ERR_OVERLOADED, Retry-After) when the queue plus the requests
+   * already admitted this way would keep it longer than maxQueueWaitMs or `deadlineMs` (the
+   * version's default timeout) allow. Otherwise counts it as arriving until the returned
+   * release is called (once it is decoded and submitted, or gone); release is idempotent.
+   */
+  admitEarly(deadlineMs?: number): () => void {
+    if (this.#closed) return noRelease; // submit() answers with the right error
+    this.#check(this.#waitMs(this.#arriving), deadlineMs);
+    this.#arriving += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#arriving -= 1;
+    };
   }
 
   /** Refuses at once a request that would wait longer than its deadline or maxQueueWaitMs allow (503, Retry-After). */
   #admit(request: InferenceRequest): void {
-    const waitMs = this.expectedWaitMs();
+    // Requests still arriving queue behind this one: only the queue counts.
+    this.#check(this.#waitMs(0), request.deadlineMs);
+  }
+
+  #check(waitMs: number, deadlineMs: number | undefined): void {
     if (waitMs === 0) return;
     const target = this.options.maxQueueWaitMs ?? 0;
     let allowedMs = target > 0 ? Math.max(target, 2 * this.#batchMs!) : Infinity;
-    if (request.deadlineMs !== undefined) allowedMs = Math.min(allowedMs, request.deadlineMs - this.#clock.now());
+    let limit = 'batching.maxQueueWaitMs';
+    if (deadlineMs !== undefined && deadlineMs - this.#clock.now() < allowedMs) {
+      allowedMs = deadlineMs - this.#clock.now();
+      limit = 'its deadline';
+    }
     if (waitMs <= allowedMs) return;
     const retryMs = Math.ceil(waitMs);
-    throw new BerthError('BERTH_ERR_OVERLOADED', `overloaded: a request queued now would wait about ${retryMs} ms, more than the ${Number.isFinite(allowedMs) ? `${Math.max(0, Math.floor(allowedMs))} ms` : 'time'} it may (${allowedMs === target ? 'batching.maxQueueWaitMs' : 'its deadline'}); retry after ${retryMs} ms`, {
+    throw new BerthError('BERTH_ERR_OVERLOADED', `overloaded: a request queued now would wait about ${retryMs} ms, more than the ${Math.max(0, Math.floor(allowedMs))} ms it may (${limit}); retry after ${retryMs} ms`, {
       headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryMs / 1000))), 'Retry-After-Ms': String(retryMs) },
     });
   }

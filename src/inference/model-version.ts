@@ -207,6 +207,16 @@ export class ModelVersion {
     return this.#scheduler.expectedWaitMs();
   }
 
+  /** Admission before the body is read (see BatchScheduler.admitEarly): throws BERTH_ERR_OVERLOADED, else returns the release. */
+  admitEarly(deadlineMs?: number): () => void {
+    return this.#scheduler.admitEarly(deadlineMs);
+  }
+
+  /** Requests admitted before their body was read and not yet queued or gone. */
+  get arriving(): number {
+    return this.#scheduler.arriving;
+  }
+
   get batching(): BatchScheduler['options'] {
     return this.#scheduler.options;
   }

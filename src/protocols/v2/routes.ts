@@ -14,6 +14,7 @@ import { checkExplainable, explainRows } from '../../explain/explain.js';
 import { rowIds, type RowDecision } from '../../decision/outcome.js';
 import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
 import type { ModelManager } from '../../repository/manager.js';
+import { admissionHooks } from '../../server/admission.js';
 import { bodyTooLarge, limitStream, maxInferBodyBytes } from './limits.js';
 import { decodeInferRequest } from './request.js';
 import { encodeInferResponse } from './response.js';
@@ -157,11 +158,14 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       return payload.pipe(limitStream(limit, mv.model));
     },
   };
-  app.post('/v2/models/:model/infer', bodyLimit, infer);
-  app.post('/v2/models/:model/versions/:version/infer', bodyLimit, infer);
+  // Overload shedding comes first: a refusal reads no body at all (server/admission).
+  const admission = admissionHooks((req: FastifyRequest<{ Params: ModelParams }>) => manager.resolve(req.params.model, req.params.version), (mv) => ctx.monitor?.recordFailure(mv));
+  const inferHooks = { preParsing: [admission.preParsing, bodyLimit.preParsing], preHandler: admission.preHandler };
+  app.post('/v2/models/:model/infer', inferHooks, infer);
+  app.post('/v2/models/:model/versions/:version/infer', inferHooks, infer);
   // The same body as infer; the answer adds parameters.explanations (explain/explain).
-  app.post('/v2/models/:model/explain', bodyLimit, infer);
-  app.post('/v2/models/:model/versions/:version/explain', bodyLimit, infer);
+  app.post('/v2/models/:model/explain', inferHooks, infer);
+  app.post('/v2/models/:model/versions/:version/explain', inferHooks, infer);
 
   // --- Triton model_configuration extension ---
   const config = async (req: FastifyRequest<{ Params: ModelParams }>) => tritonModelConfig(manager.resolve(req.params.model, req.params.version));

@@ -442,6 +442,74 @@ describe('BatchScheduler', () => {
     assert.equal(s.expectedWaitMs(), 0, 'an idle scheduler admits at once');
   });
 
+  test('regression: overload was refused only after the body was read — admitEarly counts requests still arriving, and submit does not count them twice', async () => {
+    const inst = new FakeInstance();
+    // Batching off: one request per batch; each batch takes 10 ms; admitted while waiting ≤ 50 ms.
+    const s = new BatchScheduler({ ...BASE, enabled: false, maxQueueSize: 100, maxQueueWaitMs: 50 }, [inst], {}, clock);
+    assert.equal(s.admitEarly()(), undefined, 'nothing measured yet: admitted');
+    const first = s.submit(req([1]));
+    advance(10);
+    inst.finishNext();
+    await first;
+    await flush();
+    const running = s.submit(req([2])); // busy from here on: ½ batch ahead of anything new
+    // Queue empty, instance busy: with k arriving ahead, the wait is (k + 0.5) × 10 ms.
+    const releases = [0, 1, 2, 3, 4].map(() => s.admitEarly());
+    assert.equal(s.arriving, 5);
+    let refused: unknown;
+    try {
+      s.admitEarly(); // 5.5 batches = 55 ms > 50 ms
+    } catch (err) {
+      refused = err;
+    }
+    assert.ok(isBerthError(refused, 'BERTH_ERR_OVERLOADED'), String(refused));
+    assert.equal((refused as BerthError).headers['Retry-After-Ms'], '55');
+    assert.equal((refused as BerthError).headers['Retry-After'], '1');
+    assert.match((refused as Error).message, /batching\.maxQueueWaitMs/);
+    assert.equal(s.arriving, 5, 'a refused request is not counted');
+    // Its own deadline, nearer than the wait, refuses too, naming the deadline.
+    releases[4]!();
+    releases[4]!(); // release is idempotent
+    assert.equal(s.arriving, 4);
+    assert.throws(() => s.admitEarly(clock.now() + 30), (e: unknown) => isBerthError(e, 'BERTH_ERR_OVERLOADED') && /its deadline/.test((e as Error).message));
+    // The arriving requests are decoded and submitted in turn: each is queued behind the ones
+    // already queued, not behind those still arriving (no double count).
+    const queued: Promise<InferenceResult>[] = [];
+    for (let k = 0; k < 4; k++) {
+      releases[k]!();
+      queued.push(s.submit(req([10 + k])));
+    }
+    assert.equal(s.arriving, 0);
+    assert.equal(s.queueDepth, 4);
+    for (let k = 0; k < 5; k++) {
+      inst.finishNext();
+      await flush();
+    }
+    await running;
+    assert.deepEqual((await Promise.all(queued)).map((r) => data(r)[0]), [20, 22, 24, 26]);
+  });
+
+  test('requests still arriving count as many rows as requests have had lately (merging)', async () => {
+    const inst = new FakeInstance();
+    // Batches of up to 8 rows; requests of 4 rows: two arriving requests make one more batch.
+    const s = new BatchScheduler({ ...BASE, maxBatchSize: 8, maxQueueWaitMs: 1 }, [inst], {}, clock);
+    for (let k = 0; k < 20; k++) {
+      const p = s.submit(req([k, k, k, k]));
+      advance(10);
+      inst.finishNext();
+      await p;
+      await flush();
+    }
+    const running = s.submit(req([1, 1, 1, 1])); // busy: ½ batch
+    // A request's own rows do not count against it: only those arriving ahead of it.
+    const admitted = [s.admitEarly(), s.admitEarly(), s.admitEarly()]; // 0, ~4, ~8 rows ahead: ≤ 1 batch + ½ = 15 ms ≤ two batches (20 ms)
+    // ~12 rows ahead → 2 batches + ½ = 25 ms > 20 ms; with one-row guesses it would be 1 batch and admitted.
+    assert.throws(() => s.admitEarly(), (e: unknown) => isBerthError(e, 'BERTH_ERR_OVERLOADED') && (e as BerthError).headers['Retry-After-Ms'] === '25');
+    for (const release of admitted) release();
+    inst.finishNext();
+    await running;
+  });
+
   test('admission never holds the queue to less than two batches\' time', async () => {
     const inst = new FakeInstance();
     const s = new BatchScheduler({ ...BASE, enabled: false, maxQueueWaitMs: 1 }, [inst], {}, clock);
