@@ -210,7 +210,7 @@ test('malformed raw-record requests get a 4xx naming the field, and the server k
     ['/v1/models/income:predict', { inputs: { age: [1, 2], sex: ['Male'] } }, 400, /^inputs\.sex: 1 values, but inputs\.age has 2/],
     ['/v1/models/income:predict', { instances: [base], signature: 'x' }, 400, /^signature: not a field/],
     ['/v1/models/income:predict', { instances: Array(33).fill(base) }, 400, /33 records, more than the model's max_batch_size 32/],
-    ['/v1/models/income:explain', { instances: [base] }, 404, /':explain' is not a V1 verb/],
+    ['/v1/models/income:classify', { instances: [base] }, 404, /':classify' is not a V1 verb; use ':predict' or ':explain'/],
     ['/v1/models/nope:predict', { instances: [base] }, 404, /nope/],
     ['/v2/models/income/infer', { parameters: { content_type: 'pd' }, inputs: [{ name: 'age', datatype: 'INT64', shape: [2], data: [1] }] }, 400, /^input 'age'\.data: shape says 2 rows, data has 1 values/],
     ['/v2/models/income/infer', { parameters: { content_type: 'pd' }, inputs: [{ name: 'age', datatype: 'BYTES', shape: [1], data: [39] }] }, 400, /^input 'age'\.data\[0\]: 39 is not a string/],
