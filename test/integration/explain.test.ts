@@ -40,8 +40,9 @@ test('exact Shapley explanations on raw fields: efficient, f(x) is the served pr
     assert.equal(e.method, 'exact');
     assert.equal(e.coalitions, 2 ** 12);
     assert.equal(e.background, background.length);
-    assert.equal(e.value, e.prediction.probability, 'f(x) is the served probability');
-    assert.ok(Math.abs(e.base_value - meanP) < 1e-7, `E[f] ${e.base_value} vs the background's mean prediction ${meanP}`);
+    // Within float32 rounding, not equal: the coalitions run in batches of another size, and GEMM kernels may sum in another order.
+    assert.ok(Math.abs(e.value - e.prediction.probability) < 1e-6, `f(x) ${e.value} is the served probability ${e.prediction.probability}`);
+    assert.ok(Math.abs(e.base_value - meanP) < 1e-6, `E[f] ${e.base_value} vs the background's mean prediction ${meanP}`);
     const sum = (e.attributions as any[]).reduce((a, x) => a + x.contribution, 0);
     assert.ok(Math.abs(sum - (e.value - e.base_value)) < 1e-9, `row ${i}: Σφ = ${sum}, f(x) − E[f] = ${e.value - e.base_value}`);
     assert.equal(e.attributions.length, 12, 'one attribution per raw field the model uses (one-hot columns move together)');

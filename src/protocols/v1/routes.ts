@@ -14,7 +14,7 @@ import { BerthError } from '../../errors.js';
 import type { InferenceRequest } from '../../inference/types.js';
 import type { ModelVersion } from '../../inference/model-version.js';
 import type { ModelManager } from '../../repository/manager.js';
-import { bodyTooLarge, limitStream, maxInferBodyBytes } from '../v2/limits.js';
+import { boundBody, maxInferBodyBytes } from '../v2/limits.js';
 import { elapsedNs, recordServed, runPrepared, type ServeMonitor } from '../serve.js';
 import { decodePredictRequest, unknownVerb } from './request.js';
 import { checkExplainable, explainRows } from '../../explain/explain.js';
@@ -123,10 +123,7 @@ export function registerV1Routes(app: FastifyInstance, ctx: V1Context): void {
       }
       let limit = limits.get(mv);
       if (limit === undefined) limits.set(mv, (limit = maxPredictBodyBytes(mv, ctx.bodyLimitBytes)));
-      if (limit >= ctx.bodyLimitBytes) return payload;
-      const declared = Number(req.headers['content-length']);
-      if (declared > limit) throw bodyTooLarge(limit, mv.model, declared);
-      return payload.pipe(limitStream(limit, mv.model));
+      return boundBody(req.headers, payload, limit, ctx.bodyLimitBytes, mv.model);
     },
   };
   app.post('/v1/models/:model', bodyLimit, predict);

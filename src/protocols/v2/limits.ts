@@ -113,3 +113,14 @@ export function checkJsonDepth(buf: Buffer, start: number, end: number): void {
     }
   }
 }
+
+/**
+ * The body of a request to `model`, bounded by `limit` before it is parsed: refused at once
+ * by its Content-Length, or counted as it streams in. Unbounded when the limit is the server's own.
+ */
+export function boundBody(headers: Readonly<Record<string, unknown>>, payload: NodeJS.ReadableStream, limit: number, serverLimit: number, model: string): NodeJS.ReadableStream {
+  if (limit >= serverLimit) return payload;
+  const declared = Number(headers['content-length']);
+  if (declared > limit) throw bodyTooLarge(limit, model, declared);
+  return payload.pipe(limitStream(limit, model));
+}

@@ -15,7 +15,7 @@ import { rowIds, type RowDecision } from '../../decision/outcome.js';
 import { DECISION_ID_HEADER, decisionIdFor, type DecisionIdMode } from '../../decision/ids.js';
 import type { ModelManager } from '../../repository/manager.js';
 import { admissionHooks } from '../../server/admission.js';
-import { bodyTooLarge, limitStream, maxInferBodyBytes } from './limits.js';
+import { boundBody, maxInferBodyBytes } from './limits.js';
 import { decodeInferRequest } from './request.js';
 import { encodeInferResponse } from './response.js';
 import { tritonModelConfig } from './triton.js';
@@ -152,10 +152,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: V2Context): void {
       const mv = manager.resolve(req.params.model, req.params.version);
       let limit = limits.get(mv);
       if (limit === undefined) limits.set(mv, (limit = maxInferBodyBytes(mv.signature, ctx.bodyLimitBytes)));
-      if (limit >= ctx.bodyLimitBytes) return payload;
-      const declared = Number(req.headers['content-length']);
-      if (declared > limit) throw bodyTooLarge(limit, mv.model, declared);
-      return payload.pipe(limitStream(limit, mv.model));
+      return boundBody(req.headers, payload, limit, ctx.bodyLimitBytes, mv.model);
     },
   };
   // Overload shedding comes first: a refusal reads no body at all (server/admission).
