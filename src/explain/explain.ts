@@ -12,6 +12,7 @@ import { BerthError } from '../errors.js';
 import type { ModelVersion } from '../inference/model-version.js';
 import type { Tensor } from '../inference/types.js';
 import { fromHalfBits } from '../runtime/datatypes.js';
+import { reasonsFor, type Reason } from './reasons.js';
 import { explainTabular, type Explanation } from './tabular.js';
 
 export interface RowExplanation {
@@ -24,6 +25,8 @@ export interface RowExplanation {
   coalitions: number;
   background: number;
   attributions: Explanation['attributions'];
+  /** The features that pushed the decision toward its outcome, in words (explain/reasons). */
+  reasons: Reason[];
 }
 
 function number(t: Tensor, i: number): number {
@@ -55,14 +58,20 @@ export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, 
   for (const d of decisions) {
     const x = (input.data as Float32Array).subarray(d.row * width, (d.row + 1) * width);
     let output: RowExplanation['output'];
+    let label: string;
+    let towardHigher = true;
     let score: (outputs: readonly Tensor[], row: number) => number;
     if (task.kind === 'classification') {
       const k = task.classCount === 2 && task.positiveIndex !== undefined ? task.positiveIndex : Math.max(0, task.classes.indexOf(d.class ?? ''));
       output = { name: task.scoreOutput, class: task.classes[k]! };
+      label = `P(${task.classes[k]!})`;
+      // A binary decision went the positive class's way only when that class was predicted.
+      if (task.classCount === 2 && task.positiveIndex !== undefined) towardHigher = d.class === task.classes[k];
       const c = task.scoreWidth;
       score = (outputs, row) => number(outputs.find((o) => o.name === task.scoreOutput)!, row * c + k);
     } else if (task.kind === 'regression') {
       output = { name: task.valueOutput };
+      label = task.valueOutput;
       score = (outputs, row) => {
         const t = outputs.find((o) => o.name === task.valueOutput)!;
         return number(t, row * (t.data.length / (t.shape[0] ?? 1)));
@@ -70,7 +79,7 @@ export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, 
     } else throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', task.reason);
     const run = (rows: Float32Array, count: number): Promise<Tensor[]> => mv.runRows([{ name: input.name, datatype: 'FP32', shape: [count, width], data: rows }]);
     const e = await explainTabular(spec, x, prepared.records?.[d.row] ?? {}, mv.explainBackground!, run, score);
-    out.push({ id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions });
+    out.push({ id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions, reasons: reasonsFor(e.attributions, towardHigher, label, mv.explainFields) });
   }
   return out;
 }

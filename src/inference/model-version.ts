@@ -14,6 +14,7 @@ import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
 import { ANOMALY_KINDS, type AnomalyDetector, type AnomalyFlag, type AnomalyKind } from '../anomaly/detector.js';
 import { loadAnomalyDetector } from '../anomaly/load.js';
 import { loadBackground } from '../explain/background.js';
+import { loadFieldDistributions, type FieldDistribution } from '../explain/reasons.js';
 import { decideTask, type Task } from '../monitoring/binding.js';
 import { createTransformer, type Transformer } from '../pipeline/transformer.js';
 import { loadVersionPreprocessing, type VersionPreprocessing } from '../preprocessing/load.js';
@@ -124,6 +125,8 @@ export class ModelVersion {
   readonly explainBackground: Float32Array | undefined;
   /** Why explanations are as they are, in words. */
   readonly explainNote: string;
+  /** The raw fields' reference distributions reason codes place values in (empty without a profile). */
+  readonly explainFields: ReadonlyMap<string, FieldDistribution>;
   /** What the model predicts (classifier, regressor): the decision path's post-processing. */
   readonly task: Task;
   /** Whether requests are merged into batches, and why (the batching probe's finding, or the config). */
@@ -146,6 +149,7 @@ export class ModelVersion {
     const encoded = bg.records === undefined ? undefined : this.transformer!.encode(bg.records);
     const unusable = encoded?.problems.findIndex((p) => p.some((x) => x.blocking)) ?? -1;
     this.explainBackground = encoded !== undefined && unusable < 0 ? (encoded.inputs[0]!.data as Float32Array) : undefined;
+    this.explainFields = this.explainBackground === undefined ? new Map() : loadFieldDistributions(init.path);
     this.explainNote = unusable >= 0 ? `background record ${unusable} cannot be encoded: ${encoded!.problems[unusable]!.map((p) => p.message).join('; ')}` : bg.note;
     this.model = init.model;
     this.version = init.version;

@@ -49,6 +49,13 @@ test('exact Shapley explanations on raw fields: efficient, f(x) is the served pr
     assert.equal(e.attributions.find((a: any) => a.feature === 'age').value, records[i]!.age);
     const sorted = (e.attributions as any[]).map((a) => Math.abs(a.contribution));
     assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a), 'largest first');
+    // Reasons: the largest attributions in the decision's direction (approved: raised P(>50K); rejected: lowered it), in words.
+    const approved = e.prediction.outcome === 'approved';
+    const expected = (e.attributions as any[]).filter((a) => (approved ? a.contribution > 0 : a.contribution < 0)).slice(0, 3);
+    assert.deepEqual((e.reasons as any[]).map((x) => x.feature), expected.map((a) => a.feature), `row ${i} (${e.prediction.outcome}) reasons`);
+    for (const x of e.reasons as any[]) {
+      assert.match(x.text, new RegExp(`^${x.feature} ${String(x.value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (higher than|lower than|near the middle|shared by)[^;]*reference records; ${approved ? 'raised' : 'lowered'} P\\(>50K\\) by `), x.text);
+    }
   }
   assert.equal(r.json.explanations[0].id, 'why/0');
 
