@@ -65,6 +65,8 @@ export function positionOf(d: FieldDistribution | undefined, value: unknown): st
   const v = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(v)) return undefined;
   const { below, above } = fractionsAround(d.sample, v);
+  if (below === 1) return 'higher than every reference record';
+  if (above === 1) return 'lower than every reference record';
   if (below >= 0.5) return `higher than ${percent(below)} of reference records`;
   if (above >= 0.5) return `lower than ${percent(above)} of reference records`;
   return `near the middle of reference records`;

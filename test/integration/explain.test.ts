@@ -54,7 +54,7 @@ test('exact Shapley explanations on raw fields: efficient, f(x) is the served pr
     const expected = (e.attributions as any[]).filter((a) => (approved ? a.contribution > 0 : a.contribution < 0)).slice(0, 3);
     assert.deepEqual((e.reasons as any[]).map((x) => x.feature), expected.map((a) => a.feature), `row ${i} (${e.prediction.outcome}) reasons`);
     for (const x of e.reasons as any[]) {
-      assert.match(x.text, new RegExp(`^${x.feature} ${String(x.value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (higher than|lower than|near the middle|shared by)[^;]*reference records; ${approved ? 'raised' : 'lowered'} P\\(>50K\\) by `), x.text);
+      assert.match(x.text, new RegExp(`^${x.feature} ${String(x.value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (higher than|lower than|near the middle|shared by)[^;]*reference records?; ${approved ? 'raised' : 'lowered'} P\\(>50K\\) by `), x.text);
     }
   }
   assert.equal(r.json.explanations[0].id, 'why/0');

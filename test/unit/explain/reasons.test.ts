@@ -13,6 +13,8 @@ test('a value is placed by the share of reference records strictly below and abo
   assert.deepEqual(fractionsAround((hours as any).sample, 40), { below: 0.1, above: 0.3 });
   assert.equal(positionOf(hours, 20), 'lower than 90% of reference records');
   assert.equal(positionOf(hours, 55), 'higher than 90% of reference records');
+  assert.equal(positionOf(hours, 61), 'higher than every reference record');
+  assert.equal(positionOf(hours, 19), 'lower than every reference record');
   assert.equal(positionOf(hours, 40), 'near the middle of reference records');
   // Weighted samples (a compacted sketch) count each value by its weight.
   const weighted: FieldDistribution = { kind: 'numeric', sample: { values: Float64Array.from([1, 2]), weights: Float64Array.from([3, 1]), total: 4 } };
