@@ -12,6 +12,9 @@ import { BerthError } from '../errors.js';
 import type { ModelVersion } from '../inference/model-version.js';
 import type { Tensor } from '../inference/types.js';
 import { fromHalfBits } from '../runtime/datatypes.js';
+import { decideRows } from '../decision/outcome.js';
+import type { RawRecord } from '../pipeline/transformer.js';
+import { findCounterfactual, type Counterfactual } from './counterfactual.js';
 import { reasonsFor, type Reason } from './reasons.js';
 import { explainTabular, type Explanation } from './tabular.js';
 
@@ -27,6 +30,24 @@ export interface RowExplanation {
   attributions: Explanation['attributions'];
   /** The features that pushed the decision toward its outcome, in words (explain/reasons). */
   reasons: Reason[];
+  /** Adverse decisions on raw records: the smallest change to actionable fields that flips it (explain/counterfactual). */
+  counterfactual?: Counterfactual;
+}
+
+/** Runs changed raw records through the version's pipeline and model and decides them as served. */
+function decider(mv: ModelVersion): (records: RawRecord[]) => Promise<Array<{ adverse: boolean; outcome?: string; probability?: number } | undefined>> {
+  return async (records) => {
+    const encoded = mv.transformer!.encode(records);
+    const outputs = await mv.runRows(encoded.inputs);
+    const decided = decideRows(mv.task, mv.settings.decision, outputs, records.map((_, i) => String(i)));
+    return decided.map((d, i) => {
+      if (encoded.problems[i]!.some((p) => p.blocking) || d.adverse === undefined) return undefined;
+      const out: { adverse: boolean; outcome?: string; probability?: number } = { adverse: d.adverse };
+      if (d.outcome !== undefined) out.outcome = d.outcome;
+      if (d.probability !== undefined) out.probability = d.probability;
+      return out;
+    });
+  };
 }
 
 function number(t: Tensor, i: number): number {
@@ -79,7 +100,19 @@ export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, 
     } else throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', task.reason);
     const run = (rows: Float32Array, count: number): Promise<Tensor[]> => mv.runRows([{ name: input.name, datatype: 'FP32', shape: [count, width], data: rows }]);
     const e = await explainTabular(spec, x, prepared.records?.[d.row] ?? {}, mv.explainBackground!, run, score);
-    out.push({ id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions, reasons: reasonsFor(e.attributions, towardHigher, label, mv.explainFields) });
+    const row: RowExplanation = { id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions, reasons: reasonsFor(e.attributions, towardHigher, label, mv.explainFields) };
+    const raw = prepared.records?.[d.row];
+    if (d.adverse === true && raw !== undefined) {
+      row.counterfactual = await findCounterfactual({
+        raw,
+        fields: mv.transformer!.fields,
+        distributions: mv.explainFields,
+        immutable: new Set(mv.settings.explain.immutable),
+        decide: decider(mv),
+        favourable: mv.settings.decision.positiveOutcome ?? 'favourable',
+      });
+    }
+    out.push(row);
   }
   return out;
 }

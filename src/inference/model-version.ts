@@ -149,6 +149,8 @@ export class ModelVersion {
     const encoded = bg.records === undefined ? undefined : this.transformer!.encode(bg.records);
     const unusable = encoded?.problems.findIndex((p) => p.some((x) => x.blocking)) ?? -1;
     this.explainBackground = encoded !== undefined && unusable < 0 ? (encoded.inputs[0]!.data as Float32Array) : undefined;
+    const unknown = init.settings.explain.immutable.filter((n) => this.transformer?.fields.some((f) => f.name === n) !== true);
+    if (unknown.length > 0) throw new BerthError('BERTH_ERR_MODEL_CONFIG', `berth.yaml explain.immutable: ${unknown.map((n) => `'${n}'`).join(', ')} ${unknown.length === 1 ? 'is not a field' : 'are not fields'} of version ${init.version}'s preprocessing spec (fields: ${this.transformer?.fields.map((f) => f.name).join(', ') ?? 'none: no spec'})`);
     this.explainFields = this.explainBackground === undefined ? new Map() : loadFieldDistributions(init.path);
     this.explainNote = unusable >= 0 ? `background record ${unusable} cannot be encoded: ${encoded!.problems[unusable]!.map((p) => p.message).join('; ')}` : bg.note;
     this.model = init.model;

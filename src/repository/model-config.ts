@@ -114,6 +114,14 @@ export const AnomalyConfigSchema = Type.Object(
 );
 export type AnomalyConfig = Static<typeof AnomalyConfigSchema>;
 
+export const ExplainConfigSchema = Type.Object(
+  {
+    immutable: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true, description: 'Raw fields a counterfactual never proposes to change: immutable or protected ones (e.g. age, sex, race). Each must be a field of the version\'s preprocessing spec.' })),
+  },
+  { additionalProperties: false },
+);
+export type ExplainConfig = Static<typeof ExplainConfigSchema>;
+
 /** Settings that can also be given server-wide as defaults for every model. */
 export const ModelDefaultsSchema = Type.Object(
   {
@@ -141,6 +149,7 @@ export const ModelConfigSchema = Type.Composite([
     monitoring: Type.Optional(MonitoringConfigSchema),
     decision: Type.Optional(DecisionConfigSchema),
     anomaly: Type.Optional(AnomalyConfigSchema),
+    explain: Type.Optional(ExplainConfigSchema),
   }),
 ], { additionalProperties: false });
 
@@ -164,6 +173,7 @@ export interface ResolvedModelSettings {
   monitoring: MonitoringConfig;
   decision: DecisionConfig;
   anomaly: Required<AnomalyConfig>;
+  explain: { immutable: string[] };
   /** Alert rules: the built-in defaults ← server models.alerts ← the model's alerts, merged by name. */
   alertRules: AlertRule[];
 }
@@ -192,6 +202,7 @@ export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): R
     monitoring: config.monitoring ?? {},
     decision: config.decision ?? {},
     anomaly: { policy: 'flag', rangeMargin: 0.1, oodQuantile: 0.99, ...stripUndefined(config.anomaly ?? {}) },
+    explain: { immutable: [...(config.explain?.immutable ?? [])] },
     alertRules: resolveAlertRules(
       defaultAlertRules(),
       { where: 'config: models.alerts', rules: defaults.alerts as AlertRuleConfig[] | undefined },

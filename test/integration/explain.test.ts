@@ -58,6 +58,17 @@ test('exact Shapley explanations on raw fields: efficient, f(x) is the served pr
     }
   }
   assert.equal(r.json.explanations[0].id, 'why/0');
+  // A rejected applicant's counterfactual changes only actionable fields (berth.yaml explain.immutable) and is approved when served.
+  const rejected = (r.json.explanations as any[]).filter((x) => x.prediction.outcome === 'rejected');
+  assert.ok(rejected.length > 0, 'the fixture has a rejected applicant');
+  for (const e of rejected) {
+    const cf = e.counterfactual;
+    assert.ok(cf !== undefined && cf.changes.length > 0, JSON.stringify(e));
+    for (const c of cf.changes) assert.ok(!['age', 'sex', 'race', 'native-country', 'marital-status', 'relationship'].includes(c.feature), c.feature);
+    const changed = { ...records[Number(e.id.split('/')[1])], ...Object.fromEntries(cf.changes.map((c: any) => [c.feature, c.to])) };
+    const served = await post(`${s.url}/v1/models/income:predict`, { instances: [changed] });
+    assert.equal(served.json.predictions[0].outcome, 'approved', 'the counterfactual record is approved when served');
+  }
 
   // V2: "pd" columns and the encoded tensor give the same attributions.
   const one = records[0]!;
