@@ -76,6 +76,14 @@ export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, 
   const width = spec.featureCount;
   const task = mv.task;
   const out: RowExplanation[] = [];
+  const counterfactualOf = (raw: RawRecord): Promise<Counterfactual> => findCounterfactual({
+    raw,
+    fields: mv.transformer!.fields,
+    distributions: mv.explainFields,
+    immutable: new Set(mv.settings.explain.immutable),
+    decide: decider(mv),
+    favourable: mv.settings.decision.positiveOutcome ?? 'favourable',
+  });
   for (const d of decisions) {
     const x = (input.data as Float32Array).subarray(d.row * width, (d.row + 1) * width);
     let output: RowExplanation['output'];
@@ -103,14 +111,7 @@ export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, 
     const row: RowExplanation = { id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions, reasons: reasonsFor(e.attributions, towardHigher, label, mv.explainFields) };
     const raw = prepared.records?.[d.row];
     if (d.adverse === true && raw !== undefined) {
-      row.counterfactual = await findCounterfactual({
-        raw,
-        fields: mv.transformer!.fields,
-        distributions: mv.explainFields,
-        immutable: new Set(mv.settings.explain.immutable),
-        decide: decider(mv),
-        favourable: mv.settings.decision.positiveOutcome ?? 'favourable',
-      });
+      row.counterfactual = await counterfactualOf(raw);
     }
     out.push(row);
   }
