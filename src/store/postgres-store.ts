@@ -12,13 +12,13 @@ import pg from 'pg';
 import { BerthError, messageOf } from '../errors.js';
 import { ReadQueue } from './read-queue.js';
 import {
-  DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, checkDecisionQuery, checkFeedback, checkPointQuery, checkPoints,
+  DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, checkDecisionQuery, checkExplanations, checkFeedback, checkPointQuery, checkPoints,
   decisionColumns, decisionWhere, emptyWriteResult, fromRow, pointFromRow, pointWhere, sameDecision, toRow, tooManyBytes, tooSlow,
   type DecisionIdentity, type ReadRow,
 } from './rows.js';
 import {
   DEFAULT_READ_LIMITS,
-  type DecisionQuery, type DecisionRecord, type FeedbackItem, type PredictionStore, type ReadLimits, type ReadOptions, type ReadStats,
+  type DecisionQuery, type DecisionRecord, type ExplanationItem, type FeedbackItem, type PredictionStore, type ReadLimits, type ReadOptions, type ReadStats,
   type RetentionPolicy, type StoredDecision, type TimeSeriesPoint, type TimeSeriesQuery, type WriteResult,
 } from './store.js';
 
@@ -54,7 +54,7 @@ function sqlstateOf(err: unknown): string | undefined {
 const INIT_LOCK_KEY = 0x62657274; // 'bert'
 
 /** Decision columns that are jsonb (sent as JSON text) and the SQL types of the others. */
-const JSON_COLUMNS: ReadonlySet<string> = new Set(['inputs', 'outputs', 'flags', 'pred_label', 'detail']);
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['inputs', 'outputs', 'flags', 'pred_label', 'detail', 'explanation']);
 const SQL_TYPES: Record<string, string> = { time: 'int8', latency_ms: 'float8', batch_size: 'int4', pred_score: 'float8', pred_value: 'float8' };
 /** unnest($1::text[], $2::text[], $3::int8[], ...): one array parameter per column. */
 const UNNEST_ARGS = DECISION_COLUMNS.map((c, i) => `$${i + 1}::${SQL_TYPES[c] ?? 'text'}[]`).join(', ');
@@ -80,6 +80,7 @@ function schemaSql(s: string): string[] {
       pred_score double precision,
       pred_value double precision,
       detail jsonb,
+      explanation jsonb,
       label jsonb,
       label_time bigint,
       PRIMARY KEY (id, model)
@@ -213,6 +214,8 @@ export class PostgresStore implements PredictionStore {
       }
       // Version 1 had no detail column: add it (existing rows read back without detail).
       await client.query(`ALTER TABLE ${this.#s}.decisions ADD COLUMN IF NOT EXISTS detail jsonb`);
+      // Version 2 had no explanation column.
+      await client.query(`ALTER TABLE ${this.#s}.decisions ADD COLUMN IF NOT EXISTS explanation jsonb`);
       if (version < SCHEMA_VERSION) await client.query(`UPDATE ${this.#s}.berth_meta SET value = $1 WHERE key = 'schema_version'`, [String(SCHEMA_VERSION)]);
       await client.query('COMMIT');
       this.#initialized = true;
@@ -371,6 +374,23 @@ export class PostgresStore implements PredictionStore {
          RETURNING d.id
        )
        SELECT d.id FROM ${this.#s}.decisions d JOIN v ON d.model = $1 AND d.id = v.id`,
+      [model, json],
+    );
+    const known = new Set(found.map((r) => r.id));
+    const attached: string[] = [];
+    const unknown: string[] = [];
+    for (const r of rows) (known.has(r.id) ? attached : unknown).push(r.id);
+    return { attached, unknown };
+  }
+
+  async attachExplanations(model: string, items: readonly ExplanationItem[]): Promise<{ attached: string[]; unknown: string[] }> {
+    const rows = checkExplanations(items);
+    if (rows.length === 0) return { attached: [], unknown: [] };
+    const json = `[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"explanation":${r.explanation}}`).join(',')}]`;
+    const { rows: found } = await this.#query<{ id: string }>(
+      `UPDATE ${this.#s}.decisions d SET explanation = v.explanation
+       FROM json_to_recordset($2::json) AS v(id text, explanation jsonb)
+       WHERE d.model = $1 AND d.id = v.id RETURNING d.id`,
       [model, json],
     );
     const known = new Set(found.map((r) => r.id));

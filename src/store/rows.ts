@@ -6,11 +6,14 @@
  */
 import { BerthError } from '../errors.js';
 import { canonicalArrayOf } from './hash.js';
-import type { DecisionQuery, DecisionRecord, FeedbackItem, StoredDecision, TimeSeriesPoint, TimeSeriesQuery, WriteResult } from './store.js';
+import type { DecisionQuery, DecisionRecord, ExplanationItem, FeedbackItem, StoredDecision, TimeSeriesPoint, TimeSeriesQuery, WriteResult } from './store.js';
 
 /** The schema version both stores create; a database with a higher one is refused. */
-/** 2: the `detail` column (raw record, pipeline, anomaly flags, reason) was added; a version-1 table is migrated in place. */
-export const SCHEMA_VERSION = 2;
+/**
+ * 2: the `detail` column (raw record, pipeline, anomaly flags, reason) was added; 3: the
+ * `explanation` column (explain/decision-explainer). Older tables are migrated in place.
+ */
+export const SCHEMA_VERSION = 3;
 
 export const DEFAULT_DECISION_LIMIT = 100;
 export const MAX_DECISION_LIMIT = 10_000;
@@ -186,6 +189,7 @@ export interface ReadRow {
   pred_score: number | null;
   pred_value: number | null;
   detail?: unknown;
+  explanation?: unknown;
   label: unknown;
   label_time: number | string | null;
 }
@@ -215,6 +219,8 @@ export function fromRow(row: ReadRow, parseJson: boolean): StoredDecision {
   }
   const detail = row.detail === undefined ? null : json(row.detail);
   if (detail !== null) d.detail = detail as NonNullable<DecisionRecord['detail']>;
+  const explanation = row.explanation === undefined ? null : json(row.explanation);
+  if (explanation !== null) d.explanation = explanation as Record<string, unknown>;
   const label = json(row.label) as string | number | null;
   if (label !== null) d.label = label;
   if (row.label_time !== null) d.labelTime = Number(row.label_time);
@@ -307,6 +313,23 @@ export function checkPoints(points: readonly TimeSeriesPoint[]): void {
   });
 }
 
+/** An explanation ready to write: the decision's id and the explanation as JSON text. */
+export interface ExplanationRow {
+  id: string;
+  explanation: string;
+}
+
+/** Explanations as stored: an id and a JSON object each; the last one per id wins. */
+export function checkExplanations(items: readonly ExplanationItem[]): ExplanationRow[] {
+  const byId = new Map<string, ExplanationRow>();
+  items.forEach((item, i) => {
+    if (typeof item?.id !== 'string' || item.id === '') throw invalid(`explanation ${i}: id must be a non-empty string`);
+    if (item.explanation === null || typeof item.explanation !== 'object' || Array.isArray(item.explanation)) throw invalid(`explanation ${i} (id '${item.id}'): explanation must be a JSON object`);
+    byId.set(item.id, { id: item.id, explanation: JSON.stringify(item.explanation) });
+  });
+  return [...byId.values()];
+}
+
 /** A feedback item ready to write: the newest label per id. */
 export interface FeedbackRow {
   id: string;
@@ -335,7 +358,7 @@ export function checkFeedback(items: readonly FeedbackItem[], now: number): Feed
 /** The select list of a decision query: every column, or all but the tensors (`payload: false`). */
 export function decisionColumns(q: DecisionQuery, emptyInputs: string, emptyOutputs: string): string {
   if (q.payload !== false) return '*';
-  const rest = ['model', 'id', 'time', 'version', 'inputs_hash', 'latency_ms', 'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value', 'detail', 'label', 'label_time'];
+  const rest = ['model', 'id', 'time', 'version', 'inputs_hash', 'latency_ms', 'batch_size', 'outcome', 'flags', 'pred_label', 'pred_score', 'pred_value', 'detail', 'explanation', 'label', 'label_time'];
   return `${rest.join(', ')}, ${emptyInputs} AS inputs, ${emptyOutputs} AS outputs`;
 }
 

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../errors.js';
 import {
-  DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, emptyWriteResult, sameDecision, toRow, type DecisionIdentity, type FeedbackRow,
+  DECISION_COLUMNS, RETENTION_CHUNK, SCHEMA_VERSION, emptyWriteResult, sameDecision, toRow, type DecisionIdentity, type ExplanationRow, type FeedbackRow,
 } from './rows.js';
 import type { DecisionRecord, RetentionPolicy, TimeSeriesPoint, WriteResult } from './store.js';
 
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS decisions (
   pred_score REAL,
   pred_value REAL,
   detail TEXT,
+  explanation TEXT,
   label TEXT,
   label_time INTEGER,
   PRIMARY KEY (id, model)
@@ -65,6 +66,7 @@ export class SqliteDecisionDb {
   readonly #identity: Database.Statement;
   readonly #relabel: Database.Statement;
   readonly #exists: Database.Statement;
+  readonly #explain: Database.Statement;
   readonly #insertPoint: Database.Statement;
   readonly #probe: Database.Statement;
   readonly #cached = new Map<string, Database.Statement>();
@@ -89,6 +91,7 @@ export class SqliteDecisionDb {
     this.#identity = this.#db.prepare('SELECT version, time, inputs_hash FROM decisions WHERE model = ? AND id = ?');
     this.#relabel = this.#db.prepare('UPDATE decisions SET label = ?, label_time = ? WHERE model = ? AND id = ? AND (label_time IS NULL OR label_time <= ?)');
     this.#exists = this.#db.prepare('SELECT 1 FROM decisions WHERE model = ? AND id = ?').pluck();
+    this.#explain = this.#db.prepare('UPDATE decisions SET explanation = ? WHERE model = ? AND id = ?');
     this.#insertPoint = this.#db.prepare('INSERT INTO points (time, metric, model, version, key, value) VALUES (?, ?, ?, ?, ?, ?)');
     this.#probe = this.#db.prepare("INSERT INTO berth_meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     this.#writeTx = this.#db.transaction((records: readonly DecisionRecord[]) => {
@@ -120,6 +123,8 @@ export class SqliteDecisionDb {
     // Version 1 had no detail column: add it (existing rows read back without detail).
     const columns = this.#db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('decisions') as string[];
     if (!columns.includes('detail')) this.#db.exec('ALTER TABLE decisions ADD COLUMN detail TEXT');
+    // Version 2 had no explanation column.
+    if (!columns.includes('explanation')) this.#db.exec('ALTER TABLE decisions ADD COLUMN explanation TEXT');
     if (version < SCHEMA_VERSION) this.#db.prepare('UPDATE berth_meta SET value = ? WHERE key = ?').run(String(SCHEMA_VERSION), 'schema_version');
   }
 
@@ -149,6 +154,15 @@ export class SqliteDecisionDb {
         if (changed || this.#exists.get(model, f.id) !== undefined) attached.push(f.id);
         else unknown.push(f.id);
       }
+      return { attached, unknown };
+    })();
+  }
+
+  attachExplanations(model: string, rows: readonly ExplanationRow[]): { attached: string[]; unknown: string[] } {
+    return this.#db.transaction(() => {
+      const attached: string[] = [];
+      const unknown: string[] = [];
+      for (const e of rows) (this.#explain.run(e.explanation, model, e.id).changes === 1 ? attached : unknown).push(e.id);
       return { attached, unknown };
     })();
   }

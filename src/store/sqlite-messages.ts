@@ -1,12 +1,12 @@
 /**
  * @module store/sqlite-messages
  * The messages between the SQLite store (HTTP thread) and its two worker threads: the
- * writer (schema, decisions, feedback, time series, retention, probe) and the reader
+ * writer (schema, decisions, feedback, explanations, time series, retention, probe) and the reader
  * (queries). A running read is cancelled through a shared Int32Array: the store writes
  * the read's message id into `cancel[0]`, the reader checks it between rows.
  */
 import type { SqliteSynchronous } from './sqlite-db.js';
-import type { FeedbackRow, ReadBudget } from './rows.js';
+import type { ExplanationRow, FeedbackRow, ReadBudget } from './rows.js';
 import type { DecisionQuery, DecisionRecord, RetentionPolicy, TimeSeriesPoint, TimeSeriesQuery } from './store.js';
 
 export type SqliteWorkerData =
@@ -19,6 +19,7 @@ export type SqliteWriteRequest =
   | { op: 'probe' }
   | { op: 'write'; records: readonly DecisionRecord[] }
   | { op: 'feedback'; model: string; rows: readonly FeedbackRow[] }
+  | { op: 'explanations'; model: string; rows: readonly ExplanationRow[] }
   | { op: 'writePoints'; points: readonly TimeSeriesPoint[] }
   | { op: 'retention'; policy: RetentionPolicy; now: number }
   | { op: 'close' };

@@ -13,12 +13,12 @@ import type { Worker } from 'node:worker_threads';
 import { BerthError, type ErrorCode } from '../errors.js';
 import { siblingModuleUrl, startWorker } from '../runtime/start-worker.js';
 import { ReadQueue } from './read-queue.js';
-import { checkDecisionQuery, checkFeedback, checkPointQuery, checkPoints, type ReadBudget } from './rows.js';
+import { checkDecisionQuery, checkExplanations, checkFeedback, checkPointQuery, checkPoints, type ReadBudget } from './rows.js';
 import type { SqliteSynchronous } from './sqlite-db.js';
 import type { FromSqliteWorker, SqliteErrorPayload, SqliteReadRequest, SqliteRequest, SqliteWorkerData, SqliteWriteRequest } from './sqlite-messages.js';
 import {
   DEFAULT_READ_LIMITS,
-  type DecisionQuery, type DecisionRecord, type FeedbackItem, type PredictionStore, type ReadLimits, type ReadOptions, type ReadStats,
+  type DecisionQuery, type DecisionRecord, type ExplanationItem, type FeedbackItem, type PredictionStore, type ReadLimits, type ReadOptions, type ReadStats,
   type RetentionPolicy, type StoredDecision, type TimeSeriesPoint, type TimeSeriesQuery, type WriteResult,
 } from './store.js';
 
@@ -202,6 +202,13 @@ export class SqliteStore implements PredictionStore {
     if (rows.length === 0) return { attached: [], unknown: [] };
     await this.#ready();
     return this.#write({ op: 'feedback', model, rows });
+  }
+
+  async attachExplanations(model: string, items: readonly ExplanationItem[]): Promise<{ attached: string[]; unknown: string[] }> {
+    const rows = checkExplanations(items);
+    if (rows.length === 0) return { attached: [], unknown: [] };
+    await this.#ready();
+    return this.#write({ op: 'explanations', model, rows });
   }
 
   async queryDecisions(query: DecisionQuery, options: ReadOptions = {}): Promise<StoredDecision[]> {

@@ -49,6 +49,8 @@ async function write(msg: SqliteWriteRequest): Promise<unknown> {
       return openWriter().writeDecisions(msg.records);
     case 'feedback':
       return openWriter().attachFeedback(msg.model, msg.rows);
+    case 'explanations':
+      return openWriter().attachExplanations(msg.model, msg.rows);
     case 'writePoints':
       openWriter().writePoints(msg.points);
       return null;

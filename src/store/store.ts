@@ -60,6 +60,14 @@ export interface DecisionDetail {
 export interface StoredDecision extends DecisionRecord {
   label?: string | number;
   labelTime?: number;
+  /** Its explanation, when the explanation policy logged one (explain/decision-explainer). */
+  explanation?: Record<string, unknown>;
+}
+
+/** An explanation computed after its decision was logged, attached to it by id. */
+export interface ExplanationItem {
+  id: string;
+  explanation: Record<string, unknown>;
 }
 
 export interface FeedbackItem {
@@ -201,6 +209,11 @@ export interface PredictionStore {
    * time (late deliveries do not undo a re-label); labels keep their JSON type.
    */
   attachFeedback(model: string, items: readonly FeedbackItem[]): Promise<{ attached: string[]; unknown: string[] }>;
+  /**
+   * Attaches explanations to logged decisions (replacing any stored one); returns the ids
+   * that matched a logged decision and those that did not (not written yet, or deleted).
+   */
+  attachExplanations(model: string, items: readonly ExplanationItem[]): Promise<{ attached: string[]; unknown: string[] }>;
   /**
    * Reads run apart from writes (SQLite: their own worker thread and connection; PostgreSQL:
    * their own pool), one queue bounded by ReadLimits, so a backlog of reads never delays a

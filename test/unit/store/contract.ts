@@ -248,6 +248,26 @@ export function storeContract(name: string, open: OpenStore): void {
       assert.ok((d4?.labelTime ?? 0) >= before - 1);
     });
 
+    test('explanations attach to known ids of their model, replace an older one, and read back with and without the payload', async (t) => {
+      const store = await open(t);
+      await store.writeDecisions([decision(1), decision(2), decision(3, { model: 'iris' })]);
+      const first = { method: 'exact', value: 0.31, base_value: 0.24, attributions: [{ feature: 'age', value: 39, contribution: 0.07 }] };
+      const r = await store.attachExplanations('income', [{ id: 'req-1', explanation: first }, { id: 'req-3', explanation: first }, { id: 'nope', explanation: first }]);
+      assert.deepEqual(r.attached, ['req-1']);
+      assert.deepEqual(r.unknown.sort(), ['nope', 'req-3']);
+      const [d1] = await store.queryDecisions({ id: 'req-1' });
+      assert.deepEqual(d1?.explanation, first);
+      const [d2] = await store.queryDecisions({ id: 'req-2' });
+      assert.equal(d2?.explanation, undefined);
+      const second = { ...first, value: 0.5 };
+      await store.attachExplanations('income', [{ id: 'req-1', explanation: second }]);
+      const [lean] = await store.queryDecisions({ id: 'req-1', payload: false });
+      assert.deepEqual(lean?.explanation, second);
+      await rejectsWith(store.attachExplanations('income', [{ id: 'req-1', explanation: [1] as unknown as Record<string, unknown> }]), 'BERTH_ERR_STORE_INVALID_QUERY');
+      await rejectsWith(store.attachExplanations('income', [{ id: '', explanation: first }]), 'BERTH_ERR_STORE_INVALID_QUERY');
+      assert.deepEqual(await store.attachExplanations('income', []), { attached: [], unknown: [] });
+    });
+
     test('feedback with a bad label is refused; empty feedback is a no-op', async (t) => {
       const store = await open(t);
       await store.writeDecisions([decision(1)]);

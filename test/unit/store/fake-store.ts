@@ -8,7 +8,7 @@
  */
 import { BerthError } from '../../../src/errors.js';
 import type {
-  DecisionQuery, DecisionRecord, FeedbackItem, PredictionStore, ReadStats, RetentionPolicy, StoredDecision, TimeSeriesPoint,
+  DecisionQuery, DecisionRecord, ExplanationItem, FeedbackItem, PredictionStore, ReadStats, RetentionPolicy, StoredDecision, TimeSeriesPoint,
   TimeSeriesQuery, WriteResult,
 } from '../../../src/store/store.js';
 
@@ -87,6 +87,21 @@ export class FakeStore implements PredictionStore {
     const attached: string[] = [];
     const unknown: string[] = [];
     for (const item of items) (this.stored.has(`${model}/${item.id}`) ? attached : unknown).push(item.id);
+    return { attached, unknown };
+  }
+
+  async attachExplanations(model: string, items: readonly ExplanationItem[]): Promise<{ attached: string[]; unknown: string[] }> {
+    this.#check();
+    const attached: string[] = [];
+    const unknown: string[] = [];
+    for (const item of items) {
+      const stored = this.stored.get(`${model}/${item.id}`);
+      if (stored === undefined) unknown.push(item.id);
+      else {
+        (stored as StoredDecision).explanation = item.explanation;
+        attached.push(item.id);
+      }
+    }
     return { attached, unknown };
   }
 

@@ -53,7 +53,7 @@ test('SQLite store: a database from a newer Berth is refused with BERTH_ERR_STOR
   await assert.rejects(second.init(), { code: 'BERTH_ERR_STORE_SCHEMA' });
 });
 
-test('SQLite store: a schema-1 database (no detail column) is migrated in place, its decisions kept', async (t) => {
+test('SQLite store: a schema-1 database (no detail, no explanation column) is migrated in place, its decisions kept', async (t) => {
   const path = join(tempDir(t), 'decisions.db');
   const first = new SqliteStore({ path });
   await first.init();
@@ -62,6 +62,7 @@ test('SQLite store: a schema-1 database (no detail column) is migrated in place,
   // What Berth before schema 2 left behind: the table without the column, version 1.
   const db = new Database(path);
   db.exec('ALTER TABLE decisions DROP COLUMN detail');
+  db.exec('ALTER TABLE decisions DROP COLUMN explanation');
   db.prepare("UPDATE berth_meta SET value = '1' WHERE key = 'schema_version'").run();
   db.close();
   const second = new SqliteStore({ path });
@@ -72,10 +73,12 @@ test('SQLite store: a schema-1 database (no detail column) is migrated in place,
   assert.equal('detail' in (old ?? {}), false);
   await second.writeDecisions([decision(2, { detail: { reason: { code: 'BERTH_ERR_INVALID_RECORD', message: "'age' is missing" } } })]);
   assert.deepEqual((await second.queryDecisions({ id: 'req-2' }))[0]?.detail, { reason: { code: 'BERTH_ERR_INVALID_RECORD', message: "'age' is missing" } });
+  assert.deepEqual(await second.attachExplanations('income', [{ id: 'req-1', explanation: { method: 'exact' } }]), { attached: ['req-1'], unknown: [] });
+  assert.deepEqual((await second.queryDecisions({ id: 'req-1' }))[0]?.explanation, { method: 'exact' });
   await second.close();
   const check = new Database(path, { readonly: true });
   t.after(() => check.close());
-  assert.equal(check.prepare("SELECT value FROM berth_meta WHERE key = 'schema_version'").pluck().get(), '2');
+  assert.equal(check.prepare("SELECT value FROM berth_meta WHERE key = 'schema_version'").pluck().get(), '3');
 });
 
 test('SQLite store: a directory it cannot create makes init fail as unavailable', async (t) => {
