@@ -17,15 +17,26 @@ export function fieldName(path: string): string {
     .join('');
 }
 
+/** The allowed values of a union of literals (an enum), else undefined. */
+function literalChoices(schema: unknown): unknown[] | undefined {
+  const anyOf = (schema as { anyOf?: unknown } | undefined)?.anyOf;
+  if (!Array.isArray(anyOf) || anyOf.length === 0) return undefined;
+  const values = anyOf.map((s) => (s as { const?: unknown }).const);
+  return values.every((v) => v !== undefined) ? values : undefined;
+}
+
 /** Returns `value` typed as the schema, or throws `code` listing every problem found (up to 5). */
 export function validate<S extends TSchema>(schema: S, value: unknown, where: string, code: ErrorCode): Static<S> {
   if (Value.Check(schema, value)) return value;
   const problems: string[] = [];
   for (const e of Value.Errors(schema, value)) {
     const field = fieldName(e.path);
+    const choices = literalChoices(e.schema);
     const msg = e.schema && (e.schema as { additionalProperties?: unknown }).additionalProperties === false && e.message.includes('Unexpected property')
       ? `unknown field`
-      : e.message.toLowerCase();
+      : choices !== undefined
+        ? `expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${JSON.stringify(e.value) ?? String(e.value)}`
+        : e.message.toLowerCase();
     const line = `${field}: ${msg}`;
     if (!problems.includes(line)) problems.push(line);
     if (problems.length >= 5) break;

@@ -196,6 +196,30 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  // --- explanations in the decision log (src/explain/decision-explainer) ---
+  readonly explanations = new Counter({
+    name: 'berth_explanations_total',
+    help: 'Decisions selected by their model\'s explain.log policy, by how they ended: attached (stored with the decision), skipped (the explainer was behind: queue full), failed, unmatched (the decision never reached the store), closed (shutdown).',
+    labelNames: ['model', 'result'] as const,
+    registers: [this.registry],
+  });
+  #explainer: { stats: { pending: number } } | undefined;
+  readonly explanationsPending = (() => {
+    const metrics = this;
+    return new Gauge({
+      name: 'berth_explanations_pending',
+      help: 'Selected decisions waiting for their logged explanation (queued, running or waiting to be attached).',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#explainer?.stats.pending ?? 0);
+      },
+    });
+  })();
+
+  bindExplainer(explainer: { stats: { pending: number } }): void {
+    this.#explainer = explainer;
+  }
+
   /** The alert engine's metrics (berth_alerts, berth_alert_notifications_total). */
   readonly alerts: AlertMetrics = registerAlertMetrics(this.registry);
   /** The decision log's metrics (berth_decisions_*); bound to the logger when there is one. */

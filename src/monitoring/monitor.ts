@@ -51,6 +51,11 @@ export interface DecisionSink {
   flush?(): Promise<void>;
 }
 
+/** Where served decisions go to be explained for the log (explain/decision-explainer), by the model's policy. */
+export interface ExplanationSink {
+  offer(mv: ModelVersion, prepared: PreparedDecision, decision: RowDecision, id: string): void;
+}
+
 /** The alert engine as the monitor uses it. */
 export interface AlertSink {
   evaluate(samples: SignalSample[]): void;
@@ -61,6 +66,8 @@ export interface MonitorOptions {
   metrics: MonitoringMetrics;
   store?: PredictionStore | undefined;
   decisions?: DecisionSink | undefined;
+  /** Logged decisions get explanations by their model's explain.log policy. */
+  explainer?: ExplanationSink | undefined;
   alerts?: AlertSink | undefined;
   clock?: { now(): number };
   /** How often signals are computed (ms). */
@@ -539,6 +546,7 @@ export class Monitor {
           if (shown !== undefined) (record.detail ??= {}).decision = shown;
         }
         this.#opts.decisions.log(record, it.ticket instanceof RowTickets ? it.ticket.tickets[row] : it.ticket);
+        if (it.decisions?.[row] !== undefined) this.#opts.explainer?.offer(mv, it.prepared!, it.decisions[row], record.id);
       }
       if (vm !== undefined) vm.logged += rows > 1 ? rows : 1;
     }

@@ -117,10 +117,13 @@ export type AnomalyConfig = Static<typeof AnomalyConfigSchema>;
 export const ExplainConfigSchema = Type.Object(
   {
     immutable: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true, description: 'Raw fields a counterfactual never proposes to change: immutable or protected ones (e.g. age, sex, race). Each must be a field of the version\'s preprocessing spec.' })),
+    log: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('adverse'), Type.Literal('sampled'), Type.Literal('all')], { description: 'Which decisions get an explanation stored with them in the decision log, computed off the request path (docs/explain.md): off (default), adverse (rejected applicants), sampled (a share logRate of decisions), all. An explainer that falls behind skips and counts (berth_explanations_total{result="skipped"}); it never delays inference.' })),
+    logRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'With log: sampled, the share of decisions explained (0 < logRate <= 1); default 0.1.' })),
   },
   { additionalProperties: false },
 );
 export type ExplainConfig = Static<typeof ExplainConfigSchema>;
+export type ExplanationLogPolicy = NonNullable<ExplainConfig['log']>;
 
 /** Settings that can also be given server-wide as defaults for every model. */
 export const ModelDefaultsSchema = Type.Object(
@@ -173,7 +176,7 @@ export interface ResolvedModelSettings {
   monitoring: MonitoringConfig;
   decision: DecisionConfig;
   anomaly: Required<AnomalyConfig>;
-  explain: { immutable: string[] };
+  explain: { immutable: string[]; log: ExplanationLogPolicy; logRate: number };
   /** Alert rules: the built-in defaults ← server models.alerts ← the model's alerts, merged by name. */
   alertRules: AlertRule[];
 }
@@ -202,7 +205,7 @@ export function resolveSettings(defaults: ModelDefaults, config: ModelConfig): R
     monitoring: config.monitoring ?? {},
     decision: config.decision ?? {},
     anomaly: { policy: 'flag', rangeMargin: 0.1, oodQuantile: 0.99, ...stripUndefined(config.anomaly ?? {}) },
-    explain: { immutable: [...(config.explain?.immutable ?? [])] },
+    explain: { immutable: [...(config.explain?.immutable ?? [])], log: config.explain?.log ?? 'off', logRate: config.explain?.logRate ?? 0.1 },
     alertRules: resolveAlertRules(
       defaultAlertRules(),
       { where: 'config: models.alerts', rules: defaults.alerts as AlertRuleConfig[] | undefined },

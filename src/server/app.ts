@@ -29,6 +29,7 @@ import { loggerOptionsFor, retentionPolicyFor, storeOptionsFor, storeTargetFor }
 import { createStore } from '../store/create-store.js';
 import { DecisionLogger } from '../store/decision-logger.js';
 import { logDecisionLogEvents } from '../store/log-events.js';
+import { DecisionExplainer } from '../explain/decision-explainer.js';
 import { RetentionTask } from '../store/retention.js';
 import { installSecurity } from '../security/hooks.js';
 import { securityPolicy } from '../security/policy.js';
@@ -51,6 +52,8 @@ export interface BerthApp {
   monitor: Monitor | undefined;
   /** The decision log (off when monitoring or the store is switched off). */
   decisionLog: DecisionLogger | undefined;
+  /** Explanations stored with logged decisions (explain/decision-explainer), when there is a store. */
+  explainer: DecisionExplainer | undefined;
   manager: ModelManager;
   pool: WorkerPool;
   metrics: ServerMetrics;
@@ -95,6 +98,15 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     metrics.decisionLog.bind(decisionLog);
     logDecisionLogEvents(decisionLog, logger);
   }
+  // Explanations stored with logged decisions, by each model's explain.log policy (off the request path).
+  const explainer = store === undefined ? undefined : new DecisionExplainer({
+    attach: (model, items) => store.attachExplanations(model, items),
+    queueSize: mon.explainQueueSize,
+    maxBusyFraction: mon.explainMaxBusyFraction,
+    count: (model, result, n) => metrics.explanations.inc({ model, result }, n),
+    log: logger,
+  });
+  if (explainer !== undefined) metrics.bindExplainer(explainer);
   const retention = store === undefined ? undefined : new RetentionTask(store, {
     policy: retentionPolicyFor(storeConfig),
     intervalMs: storeConfig.retention.intervalMinutes * 60_000,
@@ -107,6 +119,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
     ? new Monitor({
         store,
         decisions: decisionLog,
+        explainer,
         alerts,
         log: logger,
         metrics: new MonitoringMetrics(metrics),
@@ -219,7 +232,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
 
   let closing: Promise<void> | undefined;
   return {
-    http, manager, pool, metrics, config, modelsLoaded, monitor, decisionLog,
+    http, manager, pool, metrics, config, modelsLoaded, monitor, decisionLog, explainer,
     async listen() {
       return http.listen({ host: config.server.host, port: config.server.port });
     },
@@ -227,6 +240,7 @@ export function buildApp(config: Readonly<BerthConfig>, deps: AppDeps): BerthApp
       closing ??= (async () => {
         await http.close();
         monitor?.close();
+        await explainer?.close();
         // Decisions still in memory go to the store, or to the spool for the next run.
         await logStarted?.catch(() => undefined);
         await retention?.stop();
