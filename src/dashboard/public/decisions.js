@@ -3,6 +3,7 @@
 import { ApiError, getJson } from './api.js';
 import { byId, h, setOptions, setRows } from './dom.js';
 import { compactJson, fmtInt, fmtMs, fmtNum, fmtTime, isoTime } from './format.js';
+import { explanationView } from './explanation.js';
 
 function predictionText(p) {
   if (p === undefined || p === null) return '—';
@@ -168,10 +169,10 @@ export class DecisionLog {
         h('td', {}, h('span', { class: `badge outcome-${d.outcome}`, text: d.outcome })),
         h('td', {}, toggle));
       const details = h('tr', { class: 'details', id: detailsId, hidden: !open },
-        h('td', { attrs: { colspan: 9 } }, h('pre', { class: 'json', text: compactJson({
+        h('td', { attrs: { colspan: 9 } }, explanationView(d.explanation), h('pre', { class: 'json', text: compactJson({
           id: d.id, model: d.model, version: d.version, time: isoTime(d.time), outcome: d.outcome, flags: d.flags,
           prediction: d.prediction, label: d.label, labelTime: d.labelTime === undefined ? undefined : isoTime(d.labelTime),
-          inputs: d.inputs, inputsHash: d.inputsHash, outputs: d.outputs,
+          inputs: d.inputs, inputsHash: d.inputsHash, outputs: d.outputs, detail: d.detail,
         }) })));
       toggle.addEventListener('click', () => {
         const nowOpen = details.hidden;
