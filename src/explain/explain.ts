@@ -4,19 +4,17 @@
  * decision, exact Shapley attributions on the version's raw fields (explain/tabular) of the
  * explained output — the positive class's score for a binary classifier, the predicted
  * class's otherwise, the value for a regressor — with its base value E[f] over the
- * version's background records. The model runs on its session worker (ModelVersion.runRows).
+ * version's background records. The coalition rows are built and run on its session worker (ModelVersion.scoreMasked).
  */
 import type { PreparedDecision } from '../decision/path.js';
 import type { RowDecision } from '../decision/outcome.js';
 import { BerthError } from '../errors.js';
 import type { ModelVersion } from '../inference/model-version.js';
-import type { Tensor } from '../inference/types.js';
-import { fromHalfBits } from '../runtime/datatypes.js';
 import { decideRows } from '../decision/outcome.js';
 import type { RawRecord } from '../pipeline/transformer.js';
 import { findCounterfactual, type Counterfactual } from './counterfactual.js';
 import { reasonsFor, type Reason } from './reasons.js';
-import { explainTabular, type Explanation } from './tabular.js';
+import { explainTabular, fieldBlocks, type Explanation } from './tabular.js';
 
 export interface RowExplanation {
   id: string;
@@ -48,11 +46,6 @@ function decider(mv: ModelVersion): (records: RawRecord[]) => Promise<Array<{ ad
       return out;
     });
   };
-}
-
-function number(t: Tensor, i: number): number {
-  const v = t.data[i]!;
-  return t.datatype === 'FP16' ? fromHalfBits(v as number) : Number(v);
 }
 
 /** Refuses what cannot be explained, saying why. */
@@ -89,25 +82,23 @@ export async function explainRows(mv: ModelVersion, prepared: PreparedDecision, 
     let output: RowExplanation['output'];
     let label: string;
     let towardHigher = true;
-    let score: (outputs: readonly Tensor[], row: number) => number;
+    let scored: { output: string; stride: number; index: number };
     if (task.kind === 'classification') {
       const k = task.classCount === 2 && task.positiveIndex !== undefined ? task.positiveIndex : Math.max(0, task.classes.indexOf(d.class ?? ''));
       output = { name: task.scoreOutput, class: task.classes[k]! };
       label = `P(${task.classes[k]!})`;
       // A binary decision went the positive class's way only when that class was predicted.
       if (task.classCount === 2 && task.positiveIndex !== undefined) towardHigher = d.class === task.classes[k];
-      const c = task.scoreWidth;
-      score = (outputs, row) => number(outputs.find((o) => o.name === task.scoreOutput)!, row * c + k);
+      scored = { output: task.scoreOutput, stride: task.scoreWidth, index: k };
     } else if (task.kind === 'regression') {
       output = { name: task.valueOutput };
       label = task.valueOutput;
-      score = (outputs, row) => {
-        const t = outputs.find((o) => o.name === task.valueOutput)!;
-        return number(t, row * (t.data.length / (t.shape[0] ?? 1)));
-      };
+      // The value is the first element of each row's output.
+      const dims = mv.signature.outputs.find((o) => o.name === task.valueOutput)?.shape.slice(1) ?? [];
+      scored = { output: task.valueOutput, stride: dims.reduce<number>((a, n) => a * (n > 0 ? n : 1), 1), index: 0 };
     } else throw new BerthError('BERTH_ERR_EXPLAIN_UNAVAILABLE', task.reason);
-    const run = (rows: Float32Array, count: number): Promise<Tensor[]> => mv.runRows([{ name: input.name, datatype: 'FP32', shape: [count, width], data: rows }]);
-    const e = await explainTabular(spec, x, prepared.records?.[d.row] ?? {}, mv.explainBackground!, run, score);
+    const job = { input: input.name, x: x.slice(), background: mv.explainBackground!, blocks: fieldBlocks(spec), ...scored };
+    const e = await explainTabular(spec, prepared.records?.[d.row] ?? {}, mv.explainBackground!.length / width, (masks) => mv.scoreMasked({ ...job, masks }));
     const row: RowExplanation = { id: d.id, output, value: e.value, base_value: e.baseValue, method: e.method, coalitions: e.coalitions, background: e.background, attributions: e.attributions, reasons: reasonsFor(e.attributions, towardHigher, label, mv.explainFields) };
     const raw = prepared.records?.[d.row];
     if (d.adverse === true && raw !== undefined) {

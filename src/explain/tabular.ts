@@ -3,11 +3,10 @@
  * Shapley attributions on the raw fields of a tabular model version: a coalition hides
  * fields by taking their encoded slots from a background record instead (a one-hot field
  * moves as one block, so `workclass` gets one value, not nine). The rows of every
- * coalition × background record are built from the encoded record and background once,
- * then run through the version's model in large batches on its session worker.
+ * coalition × background record are built in the version's session worker from the masks
+ * sent there (runtime/messages MaskedRowsJob), and only one score per row comes back.
  */
 import { BerthError } from '../errors.js';
-import type { Tensor } from '../inference/types.js';
 import type { TabularSpec } from '../preprocessing/tabular.js';
 import { coalitionValues, MAX_EXACT_FEATURES, shapleyFromCoalitions } from './shapley.js';
 
@@ -30,47 +29,47 @@ export interface Explanation {
   attributions: Attribution[];
 }
 
-/** Rows per model call when evaluating coalitions. */
+/** Model rows per worker call when evaluating coalitions (the worker runs queued batches in between). */
 const CHUNK_ROWS = 8192;
 
 /**
- * Exact Shapley values of `score(outputs, row)` for one encoded record `x` (its raw record
- * `raw`), with the encoded `background` rows (count × width) standing in for hidden fields.
+ * Scores the rows of coalitions (masks: one byte per feature, 1 = from the record) × every
+ * background row, in mask-major order: ModelVersion.scoreMasked with the record, background,
+ * blocks and explained output filled in.
+ */
+export type CoalitionScorer = (masks: Uint8Array) => Promise<Float64Array>;
+
+/** The record's raw fields as the worker's masking blocks: (offset, width) per field. */
+export function fieldBlocks(spec: TabularSpec): Int32Array {
+  return Int32Array.from(spec.features.flatMap((f) => [f.offset, f.width]));
+}
+
+/**
+ * Exact Shapley values of the explained output for one record (its raw record `raw`), with
+ * `background` rows of `width` standing in for hidden fields; `scoreRows` runs coalitions.
  */
 export async function explainTabular(
   spec: TabularSpec,
-  x: Float32Array,
   raw: Readonly<Record<string, unknown>>,
-  background: Float32Array,
-  run: (rows: Float32Array, count: number) => Promise<Tensor[]>,
-  score: (outputs: readonly Tensor[], row: number) => number,
+  backgroundRows: number,
+  scoreRows: CoalitionScorer,
 ): Promise<Explanation> {
   const features = spec.features;
   const m = features.length;
   if (m > MAX_EXACT_FEATURES) throw new BerthError('BERTH_ERR_BAD_REQUEST', `the model has ${m} raw fields; exact Shapley values go up to ${MAX_EXACT_FEATURES}`);
-  const width = spec.featureCount;
-  const b = background.length / width;
+  const b = backgroundRows;
   if (b < 1 || !Number.isInteger(b)) throw new BerthError('BERTH_ERR_INTERNAL', 'the explanation background has no rows');
   const n = 1 << m;
-  const total = n * b;
-  const outputs = new Float64Array(total);
-  for (let start = 0; start < total; start += CHUNK_ROWS) {
-    const count = Math.min(CHUNK_ROWS, total - start);
-    const rows = new Float32Array(count * width);
-    for (let k = 0; k < count; k++) {
-      const r = start + k;
-      const mask = Math.floor(r / b);
-      const bg = r % b;
-      const at = k * width;
-      rows.set(background.subarray(bg * width, (bg + 1) * width), at);
-      for (let i = 0; i < m; i++) {
-        if ((mask & (1 << i)) === 0) continue;
-        const f = features[i]!;
-        rows.set(x.subarray(f.offset, f.offset + f.width), at + f.offset);
-      }
+  const outputs = new Float64Array(n * b);
+  const perCall = Math.max(1, Math.floor(CHUNK_ROWS / b));
+  for (let first = 0; first < n; first += perCall) {
+    const count = Math.min(perCall, n - first);
+    const masks = new Uint8Array(count * m);
+    for (let c = 0; c < count; c++) {
+      const mask = first + c;
+      for (let i = 0; i < m; i++) masks[c * m + i] = (mask >> i) & 1;
     }
-    const out = await run(rows, count);
-    for (let k = 0; k < count; k++) outputs[start + k] = score(out, k);
+    outputs.set(await scoreRows(masks), first * b);
   }
   const v = coalitionValues(outputs, m, b);
   const phi = shapleyFromCoalitions(v, m);

@@ -11,6 +11,7 @@ import { VersionStats } from '../metrics/version-stats.js';
 import type { ResolvedModelSettings } from '../repository/model-config.js';
 import { fromOrtType, toOrtType } from '../runtime/datatypes.js';
 import type { SessionHandle, WorkerPool } from '../runtime/worker-pool.js';
+import type { MaskedRowsJob } from '../runtime/messages.js';
 import { ANOMALY_KINDS, type AnomalyDetector, type AnomalyFlag, type AnomalyKind } from '../anomaly/detector.js';
 import { loadAnomalyDetector } from '../anomaly/load.js';
 import { loadBackground } from '../explain/background.js';
@@ -273,6 +274,15 @@ export class ModelVersion {
     const names = this.signature.outputs.map((o) => o.name);
     const transfer = inputs.flatMap((t) => (ArrayBuffer.isView(t.data) ? [t.data.buffer as ArrayBuffer] : []));
     return (await instanceFor(this.#pool, this.#handles[0]!).run(inputs, names, transfer)).outputs;
+  }
+
+  /**
+   * Scores rows the worker builds from one record and background rows (runtime/messages
+   * MaskedRowsJob), on the first session's worker like runRows: only the masks go there and
+   * one number per row comes back, so explanations cost the HTTP thread almost nothing.
+   */
+  async scoreMasked(job: MaskedRowsJob): Promise<Float64Array> {
+    return (await this.#pool.runMasked(this.#handles[0]!, job)).scores;
   }
 
   /** Stops taking requests, lets queued and running ones finish, then frees the sessions. */

@@ -29,9 +29,28 @@ export interface WireValueMetadata {
   shape?: (number | string)[];
 }
 
+/**
+ * Rows made in the worker from one record and background rows (explanations): for each
+ * mask (a row of `masks`, one byte per feature), every background row with the masked-in
+ * features' slots (`blocks`: offset, width pairs) taken from `x`. The reply is one score per
+ * row — `output`'s element `row * stride + index` — in mask-major order.
+ */
+export interface MaskedRowsJob {
+  input: string;
+  x: Float32Array;
+  /** Background rows, each x.length wide. */
+  background: Float32Array;
+  blocks: Int32Array;
+  masks: Uint8Array;
+  output: string;
+  stride: number;
+  index: number;
+}
+
 export type ToWorker =
   | { type: 'load'; id: number; key: string; path: string; options: SessionOptions }
   | { type: 'run'; id: number; key: string; feeds: WireTensor[]; fetches: string[] }
+  | { type: 'masked'; id: number; key: string; job: MaskedRowsJob }
   | { type: 'unload'; id: number; key: string }
   /** Release every session and exit once the messages before it are handled (no reply: the worker exits). */
   | { type: 'shutdown'; id: number };
@@ -39,5 +58,6 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'loaded'; id: number; inputs: WireValueMetadata[]; outputs: WireValueMetadata[]; loadMs: number; metadata: Record<string, string>; docString: string; memoryBytes: number }
   | { type: 'result'; id: number; outputs: WireTensor[]; computeNs: number }
+  | { type: 'scores'; id: number; scores: Float64Array; computeNs: number }
   | { type: 'unloaded'; id: number }
   | { type: 'error'; id: number; message: string };

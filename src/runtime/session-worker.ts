@@ -7,7 +7,8 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, readModelMetadata } from '../onnx/index.js';
-import type { FromWorker, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
+import { fromHalfBits } from './datatypes.js';
+import type { FromWorker, MaskedRowsJob, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
 
 if (parentPort === null) throw new Error('session-worker must run in a worker thread');
 const port = parentPort;
@@ -41,6 +42,28 @@ function ortOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
   if (o.executionMode !== undefined) out.executionMode = o.executionMode;
   if (o.enableCpuMemArena !== undefined) out.enableCpuMemArena = o.enableCpuMemArena;
   return out;
+}
+
+/** The rows of a masked-rows job (see runtime/messages MaskedRowsJob). */
+function maskedRows(job: MaskedRowsJob): { rows: Float32Array; count: number } {
+  const width = job.x.length;
+  const b = job.background.length / width;
+  const m = job.blocks.length / 2;
+  const masks = job.masks.length / m;
+  const count = masks * b;
+  const rows = new Float32Array(count * width);
+  for (let c = 0; c < masks; c++) {
+    for (let j = 0; j < b; j++) {
+      const at = (c * b + j) * width;
+      rows.set(job.background.subarray(j * width, (j + 1) * width), at);
+      for (let i = 0; i < m; i++) {
+        if (job.masks[c * m + i] === 0) continue;
+        const offset = job.blocks[2 * i]!;
+        rows.set(job.x.subarray(offset, offset + job.blocks[2 * i + 1]!), at + offset);
+      }
+    }
+  }
+  return { rows, count };
 }
 
 /** Buffers that can be transferred without detaching memory shared with something else. */
@@ -92,6 +115,26 @@ async function handle(msg: ToWorker): Promise<void> {
       }
       const reply: FromWorker = { type: 'result', id: msg.id, outputs, computeNs };
       port.postMessage(reply, transfer);
+      return;
+    }
+    case 'masked': {
+      const session = sessions.get(msg.key);
+      if (session === undefined) throw new Error(`session ${msg.key} is not loaded in this worker`);
+      const { rows, count } = maskedRows(msg.job);
+      const width = msg.job.x.length;
+      const t0 = process.hrtime.bigint();
+      const result = await session.run({ [msg.job.input]: new ort.Tensor('float32', rows, [count, width]) }, [msg.job.output], { logSeverityLevel: 4 });
+      const computeNs = Number(process.hrtime.bigint() - t0);
+      const out = result[msg.job.output];
+      if (out === undefined) throw new Error(`model produced no output '${msg.job.output}'`);
+      const data = out.data as ArrayLike<number | bigint>;
+      const half = out.type === 'float16';
+      const scores = new Float64Array(count);
+      for (let r = 0; r < count; r++) {
+        const v = data[r * msg.job.stride + msg.job.index]!;
+        scores[r] = half ? fromHalfBits(v as number) : Number(v);
+      }
+      port.postMessage({ type: 'scores', id: msg.id, scores, computeNs } satisfies FromWorker, [scores.buffer]);
       return;
     }
     case 'unload': {

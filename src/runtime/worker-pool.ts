@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { BerthError } from '../errors.js';
 import { startWorker } from './start-worker.js';
-import type { FromWorker, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
+import type { FromWorker, MaskedRowsJob, SessionOptions, ToWorker, WireTensor, WireValueMetadata } from './messages.js';
 
 export interface WorkerPoolOptions {
   /** Number of worker threads (≥ 1). */
@@ -144,22 +144,41 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
-  /**
-   * Runs a session. Buffers listed in `transfer` are moved to the worker (and unusable
-   * here afterwards); other inputs are copied by structured clone.
-   */
-  async run(handle: SessionHandle, feeds: WireTensor[], fetches: string[], transfer: ArrayBuffer[] = []): Promise<RunOutput> {
+  /** The worker slot holding a loaded session; refuses a session its restarted worker lost. */
+  #loadedSlot(handle: SessionHandle): Slot {
     const slot = this.#slots[handle.worker];
     if (slot === undefined || !slot.sessions.has(handle.key)) {
       throw new BerthError('BERTH_ERR_MODEL_NOT_READY', 'the model session is not loaded (its worker restarted); it is being reloaded', {
         headers: { 'Retry-After': '1' },
       });
     }
+    return slot;
+  }
+
+  /**
+   * Runs a session. Buffers listed in `transfer` are moved to the worker (and unusable
+   * here afterwards); other inputs are copied by structured clone.
+   */
+  async run(handle: SessionHandle, feeds: WireTensor[], fetches: string[], transfer: ArrayBuffer[] = []): Promise<RunOutput> {
+    const slot = this.#loadedSlot(handle);
     slot.inFlight += 1;
     try {
       const reply = await this.#post(handle.worker, { type: 'run', id: this.#nextId++, key: handle.key, feeds, fetches }, transfer);
       if (reply.type !== 'result') throw new Error(`unexpected worker reply ${reply.type}`);
       return { outputs: reply.outputs, computeNs: reply.computeNs };
+    } finally {
+      slot.inFlight -= 1;
+    }
+  }
+
+  /** Builds rows from a record and background rows in the worker, runs them, and returns one score per row (explanations). */
+  async runMasked(handle: SessionHandle, job: MaskedRowsJob): Promise<{ scores: Float64Array; computeNs: number }> {
+    const slot = this.#loadedSlot(handle);
+    slot.inFlight += 1;
+    try {
+      const reply = await this.#post(handle.worker, { type: 'masked', id: this.#nextId++, key: handle.key, job });
+      if (reply.type !== 'scores') throw new Error(`unexpected worker reply ${reply.type}`);
+      return { scores: reply.scores, computeNs: reply.computeNs };
     } finally {
       slot.inFlight -= 1;
     }
