@@ -29,8 +29,11 @@ export interface Explanation {
   attributions: Attribution[];
 }
 
-/** Model rows per worker call when evaluating coalitions (the worker runs queued batches in between). */
-const CHUNK_ROWS = 8192;
+/**
+ * Coalition × background rows per worker call (the worker runs queued batches in between).
+ * The worker runs only the distinct ones, usually a fraction of these.
+ */
+const CHUNK_ROWS = 32_768;
 
 /**
  * Scores the rows of coalitions (masks: one byte per feature, 1 = from the record) × every
