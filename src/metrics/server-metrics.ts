@@ -189,6 +189,30 @@ export class ServerMetrics {
     labelNames: ['model', 'version', 'feature'] as const,
     registers: [this.registry],
   });
+  readonly fairnessSelectionRate = new Gauge({
+    name: 'berth_fairness_selection_rate',
+    help: 'Share of favourable decisions per group of a sensitive attribute (berth.yaml monitoring.sensitive), over the newest monitoring.fairnessWindow decisions.',
+    labelNames: ['model', 'version', 'attribute', 'group'] as const,
+    registers: [this.registry],
+  });
+  readonly fairnessDecisions = new Gauge({
+    name: 'berth_fairness_group_decisions',
+    help: 'Decisions per group of a sensitive attribute in the live fairness window (groups below monitoring.minGroupSize are left out of the disparity).',
+    labelNames: ['model', 'version', 'attribute', 'group'] as const,
+    registers: [this.registry],
+  });
+  readonly fairnessParityRatio = new Gauge({
+    name: 'berth_fairness_demographic_parity_ratio',
+    help: 'Lowest ÷ highest group selection rate of a sensitive attribute, over groups with at least monitoring.minGroupSize decisions (Fairlearn demographic_parity_ratio); absent with fewer than two such groups.',
+    labelNames: ['model', 'version', 'attribute'] as const,
+    registers: [this.registry],
+  });
+  readonly fairnessParityDifference = new Gauge({
+    name: 'berth_fairness_demographic_parity_difference',
+    help: 'Highest − lowest group selection rate of a sensitive attribute, over the same groups (Fairlearn demographic_parity_difference).',
+    labelNames: ['model', 'version', 'attribute'] as const,
+    registers: [this.registry],
+  });
   readonly feedbackTotal = new Counter({
     name: 'berth_feedback_total',
     help: 'Ground-truth labels received, by outcome: attached to a logged decision, or unknown id.',
@@ -242,7 +266,7 @@ export class ServerMetrics {
   removeVersion(model: string, version: string): void {
     for (const s of VERSION_STATES) this.modelState.remove({ model, version, state: s });
     for (const g of [this.validatedAccuracy, this.labelledDecisions, this.modelMemory, this.queueCapacity, this.driftShare]) g.remove({ model, version });
-    for (const g of [this.modelQuality, this.driftDetected, this.driftEffect] as Gauge<string>[]) removeMatching(g, { model, version });
+    for (const g of [this.modelQuality, this.driftDetected, this.driftEffect, this.fairnessSelectionRate, this.fairnessDecisions, this.fairnessParityRatio, this.fairnessParityDifference] as Gauge<string>[]) removeMatching(g, { model, version });
   }
 }
 

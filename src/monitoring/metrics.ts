@@ -8,6 +8,7 @@ import type { ModelVersion } from '../inference/model-version.js';
 import { removeMatching, type ServerMetrics } from '../metrics/server-metrics.js';
 import { driftShare, usableLabels, type QualitySnapshot } from './monitor.js';
 import type { WindowSummary } from './sliding-window.js';
+import type { AttributeFairness } from './fairness.js';
 
 export class MonitoringMetrics {
   constructor(readonly m: ServerMetrics) {}
@@ -21,6 +22,24 @@ export class MonitoringMetrics {
 
   versionDetached(model: string, version: string): void {
     this.m.removeVersion(model, version);
+  }
+
+  /** The live fairness window's groups and disparities (monitoring/fairness). */
+  fairness(mv: ModelVersion, attributes: readonly AttributeFairness[]): void {
+    const model = mv.model;
+    const version = String(mv.version);
+    for (const a of attributes) {
+      for (const g of a.groups) {
+        const l = { model, version, attribute: a.attribute, group: g.group };
+        this.m.fairnessSelectionRate.set(l, g.selectionRate);
+        this.m.fairnessDecisions.set(l, g.decisions);
+      }
+      const l = { model, version, attribute: a.attribute };
+      if (Number.isFinite(a.demographicParityRatio)) this.m.fairnessParityRatio.set(l, a.demographicParityRatio);
+      else this.m.fairnessParityRatio.remove(l);
+      if (Number.isFinite(a.demographicParityDifference)) this.m.fairnessParityDifference.set(l, a.demographicParityDifference);
+      else this.m.fairnessParityDifference.remove(l);
+    }
   }
 
   feedback(model: string, attached: number, unknown: number): void {

@@ -34,6 +34,7 @@ import { CONCEPT_SHIFT_CAVEAT, ESTIMATE_INTERVAL, estimateBinary, estimateMultic
 import { classificationQuality, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
 import { columnsFor, REFERENCE_PROFILE_FILE, type ColumnSource } from './reference.js';
 import { personalRedactor, type PersonalRedactor } from './personal.js';
+import { FairnessWindow, groupsOf } from './fairness.js';
 import { classProbabilities, type ClassificationTask, type ClassProbabilities } from './scores.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
 import type { SignalName, SignalSample } from './alerts/types.js';
@@ -176,6 +177,10 @@ interface Pending {
 
 /** The label-free estimate covers this many of the newest rows served. */
 const ESTIMATE_RING = 10_000;
+/** Live fairness: the newest decisions the group selection rates cover, and the smallest group counted in a disparity (berth.yaml defaults). */
+const FAIRNESS_WINDOW = 10_000;
+const MIN_GROUP_SIZE = 30;
+
 /** Live quality is computed from at most this many of the newest labelled decisions. */
 const QUALITY_SAMPLE = 10_000;
 
@@ -211,6 +216,8 @@ class VersionMonitor {
   rowsLastSecond = 0;
   quality: QualitySnapshot | undefined;
   qualityRunning = false;
+  /** Live selection rates by group of the version's sensitive attributes (monitoring.sensitive), if any. */
+  readonly fairness: FairnessWindow | undefined;
   logged = 0;
   /** Batches and rows executed at the previous tick, for the mean batch size between ticks. */
   lastExecutions = 0;
@@ -222,6 +229,8 @@ class VersionMonitor {
     this.columns = this.binding.columns;
     this.window = new SlidingWindow(opts.latencyWindowMs);
     this.driftStart = now;
+    const sensitive = mv.settings.monitoring.sensitive ?? [];
+    this.fairness = sensitive.length > 0 ? new FairnessWindow(sensitive, mv.settings.monitoring.fairnessWindow ?? FAIRNESS_WINDOW) : undefined;
     const task = this.binding.task;
     const C = task.kind === 'classification' ? task.classCount : 0;
     this.ringProbabilities = new Float32Array(ESTIMATE_RING * C);
@@ -544,6 +553,12 @@ export class Monitor {
         if (it.decisions?.[row] !== undefined) {
           const shown = detailOf(it.prepared!, row, it.decisions[row]).decision;
           if (shown !== undefined) (record.detail ??= {}).decision = shown;
+          const fairness = vm?.fairness;
+          if (fairness !== undefined && it.decisions[row].adverse !== undefined) {
+            const groups = groupsOf(fairness.attributes, it.prepared?.records?.[row], request.parameters.context);
+            fairness.add(groups, it.decisions[row].adverse === false);
+            (record.detail ??= {}).context = Object.fromEntries(fairness.attributes.map((a, i) => [a, groups[i]!]));
+          }
         }
         this.#opts.decisions.log(record, it.ticket instanceof RowTickets ? it.ticket.tickets[row] : it.ticket);
         if (it.decisions?.[row] !== undefined) this.#opts.explainer?.offer(mv, it.prepared!, it.decisions[row], record.id);
@@ -698,6 +713,7 @@ export class Monitor {
         for (const f of [...d.features, ...d.outputs.columns]) if (Number.isFinite(f.effect.value)) point('drift_effect', f.effect.value, f.name);
       }
       this.#opts.metrics.update(vm.mv, { summary: s, quality: q, drift: d, minLabelled: this.#opts.minLabelled });
+      if (vm.fairness !== undefined) this.#opts.metrics.fairness(vm.mv, vm.fairness.summary(vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE));
     }
     if (this.#opts.store !== undefined && points.length > 0) {
       await this.#opts.store.writePoints(points).catch((err: unknown) => this.#opts.log.warn({ err: messageOf(err) }, 'could not store monitoring time series'));

@@ -52,6 +52,8 @@ export interface DecisionDetail {
   anomalies?: { kind: string; field?: string; message: string; score?: number }[];
   /** What the person was told: class, probability, outcome. */
   decision?: { class?: string; probability?: number; outcome?: string; adverse?: boolean };
+  /** The decision's sensitive attributes (berth.yaml monitoring.sensitive), from the record or parameters.context. */
+  context?: Record<string, string>;
   /** Why the request was refused or failed (error code and message). */
   reason?: { code: string; message: string };
 }

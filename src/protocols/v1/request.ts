@@ -22,9 +22,25 @@ export interface V1Predict {
   /** The model's single input (tensor-only versions). */
   inputs?: Tensor[];
   rows: number;
+  /** Berth's extension: `parameters.context`, the decision's attributes the model does not take (monitoring.sensitive). */
+  parameters: Record<string, unknown>;
 }
 
 const MAX_ID_LENGTH = 256;
+
+/** `parameters` of a predict request: only `context`, an object of string, number or boolean values. */
+function predictParameters(p: unknown): Record<string, unknown> {
+  if (p === undefined) return {};
+  if (!isObject(p)) throw bad(`parameters: expected an object such as {"context": {"region": "north"}}, got ${typeName(p)}`);
+  const extra = Object.keys(p).filter((k) => k !== 'context');
+  if (extra.length > 0) throw bad(`parameters.${extra[0]}: not a predict parameter (expected "context")`);
+  if (p.context === undefined) return {};
+  if (!isObject(p.context)) throw bad(`parameters.context: expected an object of attributes such as {"region": "north"}, got ${typeName(p.context)}`);
+  for (const [k, v] of Object.entries(p.context)) {
+    if (!(typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))) throw bad(`parameters.context.${k}: expected a string, finite number or boolean, got ${typeName(v)}`);
+  }
+  return { context: p.context };
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,8 +100,9 @@ export function decodePredictRequest(body: Buffer, signature: ModelSignature, ta
   if (!clientId) id = newRequestId();
   else if (typeof json.id !== 'string' || json.id === '' || json.id.length > MAX_ID_LENGTH) throw bad(`id: expected a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${typeName(json.id)}`);
   else id = json.id;
-  const unknown = Object.keys(json).filter((k) => k !== 'instances' && k !== 'inputs' && k !== 'id' && k !== 'signature_name');
-  if (unknown.length > 0) throw bad(`${unknown[0]}: not a field of a predict request (expected "instances" or "inputs", and optionally "id")`);
+  const unknown = Object.keys(json).filter((k) => k !== 'instances' && k !== 'inputs' && k !== 'id' && k !== 'signature_name' && k !== 'parameters');
+  if (unknown.length > 0) throw bad(`${unknown[0]}: not a field of a predict request (expected "instances" or "inputs", and optionally "id", "parameters")`);
+  const parameters = predictParameters(json.parameters);
   if ((json.instances === undefined) === (json.inputs === undefined)) throw bad('expected exactly one of "instances" (row format) or "inputs" (columnar format)');
   if (json.instances !== undefined) {
     const instances = json.instances;
@@ -95,22 +112,22 @@ export function decodePredictRequest(body: Buffer, signature: ModelSignature, ta
       instances.forEach((r, i) => {
         if (!isObject(r)) throw bad(`instances[${i}]: expected a record object such as {"age": 39, …}, got ${typeName(r)}`);
       });
-      return { id, clientId, records: instances as RawRecord[], rows: instances.length };
+      return { id, clientId, records: instances as RawRecord[], rows: instances.length, parameters };
     }
     const inputs = rowsToTensor(signature, instances, 'instances');
-    return { id, clientId, inputs, rows: inputs[0]!.shape[0] ?? 1 };
+    return { id, clientId, inputs, rows: inputs[0]!.shape[0] ?? 1, parameters };
   }
   const inputs = json.inputs;
   if (takesRecords) {
     if (!isObject(inputs)) throw bad(`inputs: expected an object of columns such as {"age": [39, 50], …}, got ${typeName(inputs)}`);
     const records = columnsToRecords(inputs);
     if (records.length === 0) throw bad('inputs: the columns have no rows');
-    return { id, clientId, records, rows: records.length };
+    return { id, clientId, records, rows: records.length, parameters };
   }
   if (!Array.isArray(inputs)) throw bad(`inputs: expected the rows of the model's input, got ${typeName(inputs)}`);
   if (inputs.length === 0) throw bad('inputs: expected at least one row');
   const tensors = rowsToTensor(signature, inputs, 'inputs');
-  return { id, clientId, inputs: tensors, rows: tensors[0]!.shape[0] ?? 1 };
+  return { id, clientId, inputs: tensors, rows: tensors[0]!.shape[0] ?? 1, parameters };
 }
 
 export function unknownVerb(verb: string): BerthError {

@@ -89,7 +89,7 @@ export function registerV1Routes(app: FastifyInstance, ctx: V1Context): void {
       const decoded = decodePredictRequest(bodyOf(req), mv.signature, mv.transformer !== undefined);
       decisionId = decisionIdFor(ctx.decisionIds, decoded.id, decoded.clientId, req.principal);
       const deadlineMs = mv.settings.batching.queueTimeoutMs > 0 ? performance.now() + mv.settings.batching.queueTimeoutMs : undefined;
-      const base = { id: decoded.id, parameters: {}, ...(decisionId === decoded.id ? {} : { decisionId }), ...(deadlineMs === undefined ? {} : { deadlineMs }) };
+      const base = { id: decoded.id, parameters: decoded.parameters, ...(decisionId === decoded.id ? {} : { decisionId }), ...(deadlineMs === undefined ? {} : { deadlineMs }) };
       if (decoded.records !== undefined) prepared = prepareRecords(mv, decoded.records, base, 'instances');
       else {
         const request: InferenceRequest = { ...base, inputs: decoded.inputs!, outputs: mv.signature.outputs.map((o) => o.name), batchSize: decoded.rows };

@@ -1,0 +1,87 @@
+/**
+ * Live fairness on the income example (berth.yaml monitoring.sensitive: [sex, race]): the
+ * served decisions' selection rates by group, exported as berth_fairness_* gauges, equal the
+ * rates counted from the responses themselves; the groups are stored with each decision; an
+ * attribute the model does not take comes from parameters.context.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { recordFromCsv } from '../../src/anomaly/reference.js';
+import { parseSimpleCsv, readTabularSpec } from '../../src/preprocessing/tabular.js';
+import { metricValue } from '../helpers/metrics.js';
+import { startServer } from '../helpers/server.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const spec = readTabularSpec(join(ROOT, 'examples/models/income/preprocessing.json'));
+const rows = parseSimpleCsv(gunzipSync(readFileSync(join(ROOT, 'examples/data/adult/adult.test.gz'))).toString('utf8'), spec)
+  .slice(0, 320)
+  .map((r) => recordFromCsv(r, spec))
+  .map(({ income: _label, ...rest }) => rest);
+
+function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }));
+}
+
+test('selection rates by sex and race: the gauges equal the rates counted from the answers; groups are stored with each decision; parameters.context supplies an attribute the model does not take', async (t) => {
+  const repo = mkdtempSync(join(tmpdir(), 'berth-fairness-live-'));
+  t.after(() => rmSync(repo, { recursive: true, force: true }));
+  cpSync(join(ROOT, 'examples/models/income'), join(repo, 'income'), { recursive: true });
+  const yaml = join(repo, 'income/berth.yaml');
+  writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('sensitive: [sex, race]', 'sensitive: [sex, race, region]'));
+  const s = await startServer({ repo, config: { monitoring: { evaluationIntervalMs: 3_600_000 } } });
+  t.after(() => s.close());
+
+  const tally = new Map<string, { n: number; approved: number }>();
+  const count = (key: string, approved: boolean): void => {
+    const c = tally.get(key) ?? { n: 0, approved: 0 };
+    c.n++;
+    if (approved) c.approved++;
+    tally.set(key, c);
+  };
+  for (let i = 0; i < rows.length; i += 32) {
+    const batch = rows.slice(i, i + 32);
+    const region = i % 64 === 0 ? 'north' : 'south';
+    const r = await post(`${s.url}/v1/models/income:predict`, { id: `b${i}`, instances: batch, parameters: { context: { region } } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    (r.json.predictions as any[]).forEach((p, k) => {
+      const approved = p.outcome === 'approved';
+      count(`sex=${String(batch[k]!.sex)}`, approved);
+      count(`race=${String(batch[k]!.race)}`, approved);
+      count(`region=${region}`, approved);
+    });
+  }
+  assert.ok((tally.get('sex=Male')?.approved ?? 0) > 0 && (tally.get('sex=Female')?.n ?? 0) >= 30, 'the fixture has approved men and at least 30 women');
+
+  await s.app.monitor!.tick();
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const rates: Record<string, number> = {};
+  for (const [key, c] of tally) {
+    const [attribute, group] = key.split('=') as [string, string];
+    const labels = { model: 'income', version: '1', attribute, group };
+    assert.equal(metricValue(text, 'berth_fairness_group_decisions', labels), c.n, key);
+    assert.equal(metricValue(text, 'berth_fairness_selection_rate', labels), c.approved / c.n, key);
+    if (c.n >= 30) rates[key] = c.approved / c.n;
+  }
+  for (const attribute of ['sex', 'race', 'region']) {
+    const counted = Object.entries(rates).filter(([k]) => k.startsWith(`${attribute}=`)).map(([, v]) => v);
+    if (counted.length < 2) continue;
+    const ratio = metricValue(text, 'berth_fairness_demographic_parity_ratio', { model: 'income', version: '1', attribute });
+    assert.ok(ratio !== undefined && Math.abs(ratio - Math.min(...counted) / Math.max(...counted)) < 1e-12, `${attribute}: ${ratio}`);
+  }
+
+  await s.app.decisionLog!.flush();
+  const logged = (await (await fetch(`${s.url}/api/predictions?model=income&id=b0/3`)).json() as { predictions: any[] }).predictions[0];
+  assert.deepEqual(logged.detail.context, { sex: String(rows[3]!.sex), race: String(rows[3]!.race), region: 'north' });
+
+  // A context that is not an object of scalars, or another parameter, is refused naming the field.
+  const nested = await post(`${s.url}/v1/models/income:predict`, { instances: rows.slice(0, 1), parameters: { context: { region: ['north'] } } });
+  assert.equal(nested.status, 400);
+  assert.match(nested.json.error, /^parameters\.context\.region: expected a string, finite number or boolean/);
+  const other = await post(`${s.url}/v1/models/income:predict`, { instances: rows.slice(0, 1), parameters: { explain: true } });
+  assert.equal(other.status, 400);
+  assert.match(other.json.error, /^parameters\.explain: not a predict parameter/);
+});
