@@ -213,6 +213,18 @@ export class ServerMetrics {
     labelNames: ['model', 'version', 'attribute'] as const,
     registers: [this.registry],
   });
+  readonly fairnessGroupQuality = new Gauge({
+    name: 'berth_fairness_group_quality',
+    help: 'Per group of a sensitive attribute, on the labelled decisions of the quality window (binary classifiers): metric = accuracy, true_positive_rate, false_positive_rate.',
+    labelNames: ['model', 'version', 'attribute', 'group', 'metric'] as const,
+    registers: [this.registry],
+  });
+  readonly fairnessEqualizedOdds = new Gauge({
+    name: 'berth_fairness_equalized_odds_difference',
+    help: 'The larger of the TPR and FPR spreads (max − min) over groups with at least monitoring.minGroupSize labelled decisions (Fairlearn equalized_odds_difference).',
+    labelNames: ['model', 'version', 'attribute'] as const,
+    registers: [this.registry],
+  });
   readonly feedbackTotal = new Counter({
     name: 'berth_feedback_total',
     help: 'Ground-truth labels received, by outcome: attached to a logged decision, or unknown id.',
@@ -266,7 +278,7 @@ export class ServerMetrics {
   removeVersion(model: string, version: string): void {
     for (const s of VERSION_STATES) this.modelState.remove({ model, version, state: s });
     for (const g of [this.validatedAccuracy, this.labelledDecisions, this.modelMemory, this.queueCapacity, this.driftShare]) g.remove({ model, version });
-    for (const g of [this.modelQuality, this.driftDetected, this.driftEffect, this.fairnessSelectionRate, this.fairnessDecisions, this.fairnessParityRatio, this.fairnessParityDifference] as Gauge<string>[]) removeMatching(g, { model, version });
+    for (const g of [this.modelQuality, this.driftDetected, this.driftEffect, this.fairnessSelectionRate, this.fairnessDecisions, this.fairnessParityRatio, this.fairnessParityDifference, this.fairnessGroupQuality, this.fairnessEqualizedOdds] as Gauge<string>[]) removeMatching(g, { model, version });
   }
 }
 

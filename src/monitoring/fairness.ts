@@ -122,3 +122,67 @@ export class FairnessWindow {
     });
   }
 }
+
+/** One labelled decision as group quality needs it. */
+export interface LabelledGroupDecision {
+  context: Readonly<Record<string, string>> | undefined;
+  label: string;
+  predicted: string;
+}
+
+export interface GroupQuality {
+  group: string;
+  labelled: number;
+  accuracy: number;
+  /** Of the group's actual positives, the share predicted positive (NaN without positives). */
+  truePositiveRate: number;
+  /** Of the group's actual negatives, the share predicted positive (NaN without negatives). */
+  falsePositiveRate: number;
+  small: boolean;
+}
+
+export interface AttributeQuality {
+  attribute: string;
+  groups: GroupQuality[];
+  /** Fairlearn's equalized_odds_difference: the larger of the TPR and the FPR spreads (max − min) over groups that are not small; NaN with fewer than two. */
+  equalizedOddsDifference: number;
+}
+
+function spread(xs: number[]): number {
+  const v = xs.filter(Number.isFinite);
+  return v.length >= 2 ? Math.max(...v) - Math.min(...v) : Number.NaN;
+}
+
+/** Accuracy, TPR and FPR per group of each attribute over labelled decisions of a binary classifier (`positive`: its positive class). */
+export function groupQuality(decisions: readonly LabelledGroupDecision[], attributes: readonly string[], positive: string, minGroupSize: number): AttributeQuality[] {
+  return attributes.map((attribute) => {
+    const tally = new Map<string, { n: number; correct: number; tp: number; p: number; fp: number; neg: number }>();
+    for (const d of decisions) {
+      const group = d.context?.[attribute] ?? MISSING_GROUP;
+      const t = tally.get(group) ?? { n: 0, correct: 0, tp: 0, p: 0, fp: 0, neg: 0 };
+      t.n++;
+      if (d.label === d.predicted) t.correct++;
+      const predictedPositive = d.predicted === positive;
+      if (d.label === positive) {
+        t.p++;
+        if (predictedPositive) t.tp++;
+      } else {
+        t.neg++;
+        if (predictedPositive) t.fp++;
+      }
+      tally.set(group, t);
+    }
+    const groups: GroupQuality[] = [...tally].map(([group, t]) => ({
+      group, labelled: t.n, accuracy: t.correct / t.n,
+      truePositiveRate: t.p > 0 ? t.tp / t.p : Number.NaN,
+      falsePositiveRate: t.neg > 0 ? t.fp / t.neg : Number.NaN,
+      small: t.n < minGroupSize,
+    }));
+    groups.sort((x, y) => y.labelled - x.labelled || (x.group < y.group ? -1 : 1));
+    const counted = groups.filter((g) => !g.small);
+    const tpr = spread(counted.map((g) => g.truePositiveRate));
+    const fpr = spread(counted.map((g) => g.falsePositiveRate));
+    const eo = Number.isNaN(tpr) ? fpr : Number.isNaN(fpr) ? tpr : Math.max(tpr, fpr);
+    return { attribute, groups, equalizedOddsDifference: counted.length >= 2 ? eo : Number.NaN };
+  });
+}

@@ -8,7 +8,7 @@ import type { ModelVersion } from '../inference/model-version.js';
 import { removeMatching, type ServerMetrics } from '../metrics/server-metrics.js';
 import { driftShare, usableLabels, type QualitySnapshot } from './monitor.js';
 import type { WindowSummary } from './sliding-window.js';
-import type { AttributeFairness } from './fairness.js';
+import type { AttributeFairness, AttributeQuality } from './fairness.js';
 
 export class MonitoringMetrics {
   constructor(readonly m: ServerMetrics) {}
@@ -25,7 +25,7 @@ export class MonitoringMetrics {
   }
 
   /** The live fairness window's groups and disparities (monitoring/fairness). */
-  fairness(mv: ModelVersion, attributes: readonly AttributeFairness[]): void {
+  fairness(mv: ModelVersion, attributes: readonly AttributeFairness[], quality: readonly AttributeQuality[] | undefined): void {
     const model = mv.model;
     const version = String(mv.version);
     for (const a of attributes) {
@@ -39,6 +39,19 @@ export class MonitoringMetrics {
       else this.m.fairnessParityRatio.remove(l);
       if (Number.isFinite(a.demographicParityDifference)) this.m.fairnessParityDifference.set(l, a.demographicParityDifference);
       else this.m.fairnessParityDifference.remove(l);
+    }
+    for (const a of quality ?? []) {
+      for (const g of a.groups) {
+        const values = { accuracy: g.accuracy, true_positive_rate: g.truePositiveRate, false_positive_rate: g.falsePositiveRate };
+        for (const [metric, v] of Object.entries(values)) {
+          const l = { model, version, attribute: a.attribute, group: g.group, metric };
+          if (Number.isFinite(v)) this.m.fairnessGroupQuality.set(l, v);
+          else this.m.fairnessGroupQuality.remove(l);
+        }
+      }
+      const l = { model, version, attribute: a.attribute };
+      if (Number.isFinite(a.equalizedOddsDifference)) this.m.fairnessEqualizedOdds.set(l, a.equalizedOddsDifference);
+      else this.m.fairnessEqualizedOdds.remove(l);
     }
   }
 

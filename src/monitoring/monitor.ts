@@ -34,7 +34,7 @@ import { CONCEPT_SHIFT_CAVEAT, ESTIMATE_INTERVAL, estimateBinary, estimateMultic
 import { classificationQuality, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
 import { columnsFor, REFERENCE_PROFILE_FILE, type ColumnSource } from './reference.js';
 import { personalRedactor, type PersonalRedactor } from './personal.js';
-import { FairnessWindow, groupsOf } from './fairness.js';
+import { FairnessWindow, groupQuality, groupsOf, type AttributeQuality } from './fairness.js';
 import { classProbabilities, type ClassificationTask, type ClassProbabilities } from './scores.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
 import type { SignalName, SignalSample } from './alerts/types.js';
@@ -136,6 +136,8 @@ export interface QualitySnapshot {
   /** Rows estimate.recent rests on. */
   estimatedFrom: number;
   validatedAccuracy?: number;
+  /** Binary classifiers with monitoring.sensitive: accuracy, TPR and FPR by group over the same labelled decisions. */
+  fairness?: AttributeQuality[];
   at: number;
 }
 
@@ -713,7 +715,7 @@ export class Monitor {
         for (const f of [...d.features, ...d.outputs.columns]) if (Number.isFinite(f.effect.value)) point('drift_effect', f.effect.value, f.name);
       }
       this.#opts.metrics.update(vm.mv, { summary: s, quality: q, drift: d, minLabelled: this.#opts.minLabelled });
-      if (vm.fairness !== undefined) this.#opts.metrics.fairness(vm.mv, vm.fairness.summary(vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE));
+      if (vm.fairness !== undefined) this.#opts.metrics.fairness(vm.mv, vm.fairness.summary(vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE), q?.fairness);
     }
     if (this.#opts.store !== undefined && points.length > 0) {
       await this.#opts.store.writePoints(points).catch((err: unknown) => this.#opts.log.warn({ err: messageOf(err) }, 'could not store monitoring time series'));
@@ -773,6 +775,7 @@ export class Monitor {
       snapshot.labelled = prev.labelled;
       if (prev.classification !== undefined) snapshot.classification = prev.classification;
       if (prev.regression !== undefined) snapshot.regression = prev.regression;
+      if (prev.fairness !== undefined) snapshot.fairness = prev.fairness;
       if (prev.estimate?.labelled !== undefined && snapshot.estimate?.available) snapshot.estimate.labelled = prev.estimate.labelled;
     };
     if (store === undefined || task.kind === 'none') {
@@ -800,6 +803,10 @@ export class Monitor {
         if (snapshot.estimate?.available && vm.calibration !== undefined && usable.length > 0) {
           const same = labelledEstimate(usable, task, vm.calibration);
           if (same !== undefined) snapshot.estimate.labelled = same;
+        }
+        if (vm.fairness !== undefined && task.classCount === 2 && task.positiveIndex !== undefined) {
+          const decisions = usable.map((d) => ({ context: d.detail?.context, label: String(d.label), predicted: String(d.prediction!.label) }));
+          snapshot.fairness = groupQuality(decisions, vm.fairness.attributes, task.classes[task.positiveIndex]!, vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE);
         }
       } else {
         // Only decisions with a predicted value (one-row requests) and a numeric label count.

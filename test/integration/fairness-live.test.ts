@@ -17,10 +17,12 @@ import { startServer } from '../helpers/server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const spec = readTabularSpec(join(ROOT, 'examples/models/income/preprocessing.json'));
-const rows = parseSimpleCsv(gunzipSync(readFileSync(join(ROOT, 'examples/data/adult/adult.test.gz'))).toString('utf8'), spec)
+const labelled = parseSimpleCsv(gunzipSync(readFileSync(join(ROOT, 'examples/data/adult/adult.test.gz'))).toString('utf8'), spec)
   .slice(0, 320)
-  .map((r) => recordFromCsv(r, spec))
-  .map(({ income: _label, ...rest }) => rest);
+  .map((r) => recordFromCsv(r, spec));
+const rows = labelled.map(({ income: _label, ...rest }) => rest);
+// The test split writes its labels with a trailing dot ('>50K.').
+const labels = labelled.map((r) => String(r.income).replace(/\.$/, ''));
 
 function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }));
@@ -72,6 +74,32 @@ test('selection rates by sex and race: the gauges equal the rates counted from t
     const ratio = metricValue(text, 'berth_fairness_demographic_parity_ratio', { model: 'income', version: '1', attribute });
     assert.ok(ratio !== undefined && Math.abs(ratio - Math.min(...counted) / Math.max(...counted)) < 1e-12, `${attribute}: ${ratio}`);
   }
+
+  // Labels arrive: accuracy, TPR and FPR by sex over the labelled decisions, as counted here.
+  const predicted: string[] = [];
+  for (let i = 0; i < rows.length; i += 32) {
+    const r = await post(`${s.url}/v2/models/income/feedback`, { feedback: rows.slice(i, i + 32).map((_, k) => ({ id: `b${i}/${k}`, label: labels[i + k] })) });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+  }
+  const stored = (await (await fetch(`${s.url}/api/predictions?model=income&limit=1000`)).json() as { predictions: any[] }).predictions;
+  for (const d of stored) predicted[Number(d.id.slice(1).split('/')[0]) + Number(d.id.split('/')[1])] = d.prediction.label;
+  await s.app.monitor!.tick();
+  const after = await (await fetch(`${s.url}/metrics`)).text();
+  for (const sex of ['Male', 'Female']) {
+    const idx = rows.map((r, i) => (r.sex === sex ? i : -1)).filter((i) => i >= 0);
+    const pos = idx.filter((i) => labels[i] === '>50K');
+    const neg = idx.filter((i) => labels[i] !== '>50K');
+    const expected = {
+      accuracy: idx.filter((i) => predicted[i] === labels[i]).length / idx.length,
+      true_positive_rate: pos.filter((i) => predicted[i] === '>50K').length / pos.length,
+      false_positive_rate: neg.filter((i) => predicted[i] === '>50K').length / neg.length,
+    };
+    assert.ok(pos.length > 0 && neg.length > 0, `${sex}: the fixture has both labels`);
+    for (const [metric, v] of Object.entries(expected)) {
+      assert.equal(metricValue(after, 'berth_fairness_group_quality', { model: 'income', version: '1', attribute: 'sex', group: sex, metric }), v, `${sex} ${metric}`);
+    }
+  }
+  assert.ok(metricValue(after, 'berth_fairness_equalized_odds_difference', { model: 'income', version: '1', attribute: 'sex' }) !== undefined);
 
   await s.app.decisionLog!.flush();
   const logged = (await (await fetch(`${s.url}/api/predictions?model=income&id=b0/3`)).json() as { predictions: any[] }).predictions[0];

@@ -54,3 +54,24 @@ test('groups come from the raw record, else parameters.context; absent ones are 
   assert.deepEqual(groupsOf(['sex'], undefined, 'not an object'), [MISSING_GROUP]);
   assert.throws(() => new FairnessWindow(['sex'], 0), /positive integer/);
 });
+
+test('group quality by hand: accuracy, TPR and FPR per group, and equalized odds difference = the larger of the TPR and FPR spreads', async () => {
+  const { groupQuality } = await import('../../../src/monitoring/fairness.js');
+  const d = (sex: string, label: string, predicted: string) => ({ context: { sex }, label, predicted });
+  // Men: 2 positives (1 found), 2 negatives (1 false alarm) → TPR 0.5, FPR 0.5, accuracy 0.5.
+  // Women: 2 positives (2 found), 2 negatives (0 false alarms) → TPR 1, FPR 0, accuracy 1.
+  const decisions = [
+    d('Male', 'yes', 'yes'), d('Male', 'yes', 'no'), d('Male', 'no', 'yes'), d('Male', 'no', 'no'),
+    d('Female', 'yes', 'yes'), d('Female', 'yes', 'yes'), d('Female', 'no', 'no'), d('Female', 'no', 'no'),
+    { context: undefined, label: 'no', predicted: 'yes' },
+  ];
+  const [sex] = groupQuality(decisions, ['sex'], 'yes', 2);
+  const byGroup = Object.fromEntries(sex!.groups.map((g) => [g.group, [g.labelled, g.accuracy, g.truePositiveRate, g.falsePositiveRate, g.small]]));
+  assert.deepEqual(byGroup.Male, [4, 0.5, 0.5, 0.5, false]);
+  assert.deepEqual(byGroup.Female, [4, 1, 1, 0, false]);
+  assert.deepEqual(byGroup['(missing)'], [1, 0, Number.NaN, 1, true]);
+  // TPR spread 0.5, FPR spread 0.5 (the small group is left out): 0.5.
+  assert.equal(sex!.equalizedOddsDifference, 0.5);
+  const [tpOnly] = groupQuality([d('a', 'yes', 'yes'), d('a', 'no', 'no'), d('b', 'yes', 'no'), d('b', 'no', 'no')], ['sex'], 'yes', 1);
+  assert.equal(tpOnly!.equalizedOddsDifference, 1, 'TPR 1 vs 0, FPR 0 vs 0');
+});
