@@ -715,7 +715,12 @@ export class Monitor {
         for (const f of [...d.features, ...d.outputs.columns]) if (Number.isFinite(f.effect.value)) point('drift_effect', f.effect.value, f.name);
       }
       this.#opts.metrics.update(vm.mv, { summary: s, quality: q, drift: d, minLabelled: this.#opts.minLabelled });
-      if (vm.fairness !== undefined) this.#opts.metrics.fairness(vm.mv, vm.fairness.summary(vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE), q?.fairness);
+      if (vm.fairness !== undefined) {
+        const rates = vm.fairness.summary(vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE);
+        this.#opts.metrics.fairness(vm.mv, rates, q?.fairness);
+        // The worst attribute's parity (attributes with fewer than two comparable groups have none).
+        sig('fairness_parity_ratio', Math.min(...rates.map((a) => (Number.isFinite(a.demographicParityRatio) ? a.demographicParityRatio : Infinity))));
+      }
     }
     if (this.#opts.store !== undefined && points.length > 0) {
       await this.#opts.store.writePoints(points).catch((err: unknown) => this.#opts.log.warn({ err: messageOf(err) }, 'could not store monitoring time series'));

@@ -44,13 +44,13 @@ test('berth alerts export merges defaults ← server config ← berth.yaml and w
   }
   assert.equal(process.exitCode, 0);
   process.exitCode = undefined;
-  assert.match(printed, /wrote .*rules\.yml: 14 rules \(defaults; own rules for income\)/);
+  assert.match(printed, /wrote .*rules\.yml: 16 rules \(defaults; own rules for income\)/);
   const file = parse(readFileSync(out, 'utf8')) as { groups: { name: string; rules: { alert: string; expr: string; keep_firing_for?: string }[] }[] };
   assert.deepEqual(file.groups.map((g) => g.name), ['berth', 'berth-income']);
   const [defaults, income] = file.groups as [(typeof file.groups)[0], (typeof file.groups)[0]];
   assert.ok(defaults.rules.find((r) => r.alert === 'HighMemory')!.expr.endsWith('> 512'), 'server config threshold');
   assert.ok(defaults.rules.every((r) => r.expr.includes('model!~"income"')), 'churn has no alerts of its own: the defaults cover it');
-  assert.deepEqual(income.rules.map((r) => r.alert), ['HighLatency', 'HighErrorRate', 'AnomalyRate', 'AccuracyDrop', 'DataDrift', 'QueueSaturation', 'LowAccuracy']);
+  assert.deepEqual(income.rules.map((r) => r.alert), ['HighLatency', 'HighErrorRate', 'AnomalyRate', 'AccuracyDrop', 'DataDrift', 'FairnessDisparity', 'QueueSaturation', 'LowAccuracy']);
   assert.equal(income.rules[0]!.keep_firing_for, '10m');
   const r = spawnSync('promtool', ['check', 'rules', out], { encoding: 'utf8' });
   assert.equal(r.error, undefined, `promtool could not run: ${String(r.error)}`);

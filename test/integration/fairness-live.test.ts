@@ -58,7 +58,7 @@ test('selection rates by sex and race: the gauges equal the rates counted from t
   }
   assert.ok((tally.get('sex=Male')?.approved ?? 0) > 0 && (tally.get('sex=Female')?.n ?? 0) >= 30, 'the fixture has approved men and at least 30 women');
 
-  await s.app.monitor!.tick();
+  const samples = await s.app.monitor!.tick();
   const text = await (await fetch(`${s.url}/metrics`)).text();
   const rates: Record<string, number> = {};
   for (const [key, c] of tally) {
@@ -74,6 +74,11 @@ test('selection rates by sex and race: the gauges equal the rates counted from t
     const ratio = metricValue(text, 'berth_fairness_demographic_parity_ratio', { model: 'income', version: '1', attribute });
     assert.ok(ratio !== undefined && Math.abs(ratio - Math.min(...counted) / Math.max(...counted)) < 1e-12, `${attribute}: ${ratio}`);
   }
+
+  // The alert signal is the worst attribute's ratio (FairnessDisparity fires below 0.8).
+  const ratios = ['sex', 'race', 'region'].map((attribute) => metricValue(text, 'berth_fairness_demographic_parity_ratio', { model: 'income', version: '1', attribute })).filter((v): v is number => v !== undefined);
+  assert.ok(ratios.length >= 2, 'sex and region have two groups of 30 or more');
+  assert.equal(samples.find((x) => x.signal === 'fairness_parity_ratio' && x.model === 'income')?.value, Math.min(...ratios));
 
   // Labels arrive: accuracy, TPR and FPR by sex over the labelled decisions, as counted here.
   const predicted: string[] = [];

@@ -12,7 +12,7 @@ import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 import { compileTemplate, type RenderFn } from './template.js';
 
 /** The signals the server computes for every model version at each evaluation. */
-export const SIGNAL_NAMES = ['accuracy', 'accuracy_drop', 'latency_p95_ms', 'error_rate', 'anomaly_rate', 'memory_mb', 'drift', 'queue_saturation'] as const;
+export const SIGNAL_NAMES = ['accuracy', 'accuracy_drop', 'latency_p95_ms', 'error_rate', 'anomaly_rate', 'memory_mb', 'drift', 'queue_saturation', 'fairness_parity_ratio'] as const;
 export type SignalName = (typeof SIGNAL_NAMES)[number];
 
 /** Range each signal's values (and so a sensible threshold) lie in; undefined = unbounded. */
@@ -25,6 +25,7 @@ export const SIGNAL_RANGES: Record<SignalName, { min?: number; max?: number; uni
   memory_mb: { min: 0, unit: 'MB (MiB, 1048576 bytes)' },
   drift: { min: 0, max: 1, unit: 'a share 0..1 of drifting features, or 1/0 for the dataset verdict' },
   queue_saturation: { min: 0, max: 1, unit: 'a fraction 0..1 of the queue capacity' },
+  fairness_parity_ratio: { min: 0, max: 1, unit: 'a ratio 0..1 of the lowest to the highest group selection rate (1 = parity)' },
 };
 
 export const COMPARISON_OPS = ['>', '<', '>=', '<='] as const;
@@ -123,6 +124,10 @@ export function defaultAlertRules(): AlertRuleConfig[] {
     {
       name: 'DataDrift', signal: 'drift', op: '>', threshold: 0, for: '15m', severity: 'warning',
       annotations: { summary: `${SUMMARY_OF('input drift {{ $value | printf "%.2f" }}')}`, description: 'The live inputs no longer look like the reference data the version shipped with (share of drifting features, or the dataset verdict).' },
+    },
+    {
+      name: 'FairnessDisparity', signal: 'fairness_parity_ratio', op: '<', threshold: 0.8, for: '30m', severity: 'warning',
+      annotations: { summary: `${SUMMARY_OF('the lowest group selection rate is {{ $value | humanizePercentage }} of the highest')}`, description: 'For a sensitive attribute in berth.yaml monitoring.sensitive, the group selected least often gets favourable decisions at under 80% of the rate of the group selected most (the four-fifths screening heuristic, not a legal test); only groups with at least monitoring.minGroupSize decisions are compared. See berth_fairness_selection_rate by group, and run berth fairness on labelled data.' },
     },
     {
       name: 'QueueSaturation', signal: 'queue_saturation', op: '>', threshold: 0.8, for: '1m', severity: 'warning',

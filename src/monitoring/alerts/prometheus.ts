@@ -61,6 +61,8 @@ export function signalExpression(signal: SignalName, scope = '', rateWindow = '5
       return `max ${by} (${selector('berth_model_memory_bytes', scope)}) / 1048576`;
     case 'drift':
       return `max ${by} (${selector('berth_drift_share', scope)})`;
+    case 'fairness_parity_ratio':
+      return `min ${by} (${selector('berth_fairness_demographic_parity_ratio', scope)})`;
     case 'queue_saturation':
       // Matched on all labels (same instance), then the fullest replica.
       return `max ${by} (${selector('berth_inference_queue_depth', scope)} / ${selector('berth_inference_queue_capacity', scope)})`;

@@ -5,7 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import { AlertRulesSchema, defaultAlertRules, resolveAlertRules } from '../../../src/monitoring/alerts/config.js';
 import { formatDuration, parseDuration } from '../../../src/monitoring/alerts/duration.js';
 
-test('the defaults follow the seed: p95 latency > 100 ms, memory > 100 MB, error rate > 5 %, anomalous rows > 5 %, accuracy drop > 0.05, drift, queue > 80 %', () => {
+test('the defaults follow the seed: p95 latency > 100 ms, memory > 100 MB, error rate > 5 %, anomalous rows > 5 %, accuracy drop > 0.05, drift, group selection-rate ratio < 0.8, queue > 80 %', () => {
   const rules = resolveAlertRules(defaultAlertRules());
   assert.deepEqual(
     rules.map((r) => `${r.name}: ${r.signal} ${r.op} ${r.threshold} for ${r.for} (${r.severity})`),
@@ -16,6 +16,7 @@ test('the defaults follow the seed: p95 latency > 100 ms, memory > 100 MB, error
       'AnomalyRate: anomaly_rate > 0.05 for 15m (warning)',
       'AccuracyDrop: accuracy_drop > 0.05 for 15m (critical)',
       'DataDrift: drift > 0 for 15m (warning)',
+      'FairnessDisparity: fairness_parity_ratio < 0.8 for 30m (warning)',
       'QueueSaturation: queue_saturation > 0.8 for 1m (warning)',
     ],
   );

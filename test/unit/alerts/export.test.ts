@@ -15,13 +15,13 @@ test('the export has a defaults group that excludes models with their own group,
   const file = parse(text) as RulesFile;
   assert.deepEqual(file.groups.map((g) => g.name), ['berth', 'berth-a.b|c', 'berth-income']);
   const [all, odd, inc] = file.groups as [RulesFile['groups'][0], RulesFile['groups'][0], RulesFile['groups'][0]];
-  assert.equal(all.rules.length, 7);
+  assert.equal(all.rules.length, 8);
   for (const r of all.rules) {
     assert.ok(r.expr.includes('model!~"a\\\\.b\\\\|c|empty|income"'), `defaults exclude the listed models (regex-escaped): ${r.expr}`);
     assert.equal(r.labels?.model, undefined);
   }
   for (const r of odd.rules) assert.ok(r.expr.includes('model="a.b|c"') && !r.expr.includes('!~'), r.expr);
-  assert.deepEqual(inc.rules.map((r) => r.alert), ['HighLatency', 'HighErrorRate', 'AnomalyRate', 'AccuracyDrop', 'DataDrift', 'QueueSaturation']);
+  assert.deepEqual(inc.rules.map((r) => r.alert), ['HighLatency', 'HighErrorRate', 'AnomalyRate', 'AccuracyDrop', 'DataDrift', 'FairnessDisparity', 'QueueSaturation']);
   const lat = inc.rules[0]!;
   assert.equal(lat.expr, '(histogram_quantile(0.95, sum by (model, version, le) (rate(berth_inference_request_duration_seconds_bucket{model="income"}[5m]))) * 1000) > 250');
   assert.equal(lat.for, '5m');
@@ -43,6 +43,7 @@ test('every signal has an expression over Berth\'s metric names, one series per 
     memory_mb: 'max by (model, version) (berth_model_memory_bytes{model="m"}) / 1048576',
     drift: 'max by (model, version) (berth_drift_share{model="m"})',
     queue_saturation: 'max by (model, version) (berth_inference_queue_depth{model="m"} / berth_inference_queue_capacity{model="m"})',
+    fairness_parity_ratio: 'min by (model, version) (berth_fairness_demographic_parity_ratio{model="m"})',
   };
   for (const s of SIGNAL_NAMES) assert.equal(signalExpression(s, 'model="m"', '2m'), expected[s], s);
   assert.equal(signalExpression('drift'), 'max by (model, version) (berth_drift_share)', 'unscoped');
