@@ -99,6 +99,19 @@ export function renderPage(base: string, boot: PageBootstrap): string {
   <p><button type="button" id="drift-more" hidden></button></p>
 </section>
 
+<section id="fairness-panel" aria-labelledby="fairness-heading">
+  <h2 id="fairness-heading">Fairness</h2>
+  <p id="fairness-summary" class="summary"></p>
+  <div class="table-wrap"><table id="fairness-groups">
+    <caption class="visually-hidden">Selection rate and quality by group of each sensitive attribute</caption>
+    <thead><tr>
+      <th scope="col">Attribute</th><th scope="col">Group</th><th scope="col">Decisions</th><th scope="col" class="bar-col">Selection rate</th>
+      <th scope="col">Accuracy</th><th scope="col">TPR</th><th scope="col">FPR</th>
+    </tr></thead>
+    <tbody></tbody>
+  </table></div>
+</section>
+
 <section id="decisions-panel" aria-labelledby="decisions-heading">
   <h2 id="decisions-heading">Decision log</h2>
   <form id="decision-filters" class="filters" aria-label="Decision log filters">

@@ -34,7 +34,7 @@ import { CONCEPT_SHIFT_CAVEAT, ESTIMATE_INTERVAL, estimateBinary, estimateMultic
 import { classificationQuality, regressionQuality, type ClassificationQuality, type RegressionQuality } from './quality.js';
 import { columnsFor, REFERENCE_PROFILE_FILE, type ColumnSource } from './reference.js';
 import { personalRedactor, type PersonalRedactor } from './personal.js';
-import { FairnessWindow, groupQuality, groupsOf, type AttributeQuality } from './fairness.js';
+import { FairnessWindow, groupQuality, groupsOf, type AttributeFairness, type AttributeQuality } from './fairness.js';
 import { classProbabilities, type ClassificationTask, type ClassProbabilities } from './scores.js';
 import { SlidingWindow, type WindowSummary } from './sliding-window.js';
 import type { SignalName, SignalSample } from './alerts/types.js';
@@ -147,6 +147,16 @@ export interface QualitySnapshot {
  */
 export function usableLabels(q: QualitySnapshot): number {
   return q.classification?.count ?? q.regression?.count ?? 0;
+}
+
+export interface FairnessSnapshot {
+  /** Newest decisions the rates cover, and how many there are so far. */
+  window: number;
+  decisions: number;
+  minGroupSize: number;
+  attributes: AttributeFairness[];
+  /** Accuracy, TPR and FPR by group on the labelled decisions (binary classifiers). */
+  quality?: AttributeQuality[];
 }
 
 export interface DriftSnapshot {
@@ -835,6 +845,16 @@ export class Monitor {
 
   quality(model: string, version: string): QualitySnapshot | undefined {
     return this.#versions.get(`${model}/${version}`)?.quality;
+  }
+
+  /** Live fairness of one version: selection rates by group now, and quality by group at the last evaluation; undefined without monitoring.sensitive. */
+  fairness(model: string, version: string): FairnessSnapshot | undefined {
+    const vm = this.#versions.get(`${model}/${version}`);
+    if (vm?.fairness === undefined) return undefined;
+    const minGroupSize = vm.mv.settings.monitoring.minGroupSize ?? MIN_GROUP_SIZE;
+    const snap: FairnessSnapshot = { window: vm.fairness.size, decisions: vm.fairness.count, minGroupSize, attributes: vm.fairness.summary(minGroupSize) };
+    if (vm.quality?.fairness !== undefined) snap.quality = vm.quality.fairness;
+    return snap;
   }
 
   drift(model: string, version: string): DriftSnapshot | undefined {

@@ -232,5 +232,10 @@ export function registerMonitoringRoutes(app: FastifyInstance, ctx: MonitoringRo
     return { model, version, drift: monitor.drift(model, version) ?? null };
   });
 
+  app.get('/api/fairness', async (req: FastifyRequest<{ Querystring: Query }>) => {
+    const { model, version } = versionOf(req.query);
+    return { model, version, fairness: monitor.fairness(model, version) ?? null };
+  });
+
   app.get('/api/alerts', async () => ({ alerts: ctx.alerts?.() ?? [] }));
 }

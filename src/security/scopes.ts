@@ -69,6 +69,7 @@ export const ROUTES: Readonly<Record<string, RouteRule>> = {
   'GET /api/models': { access: 'read', body: 'none', redact: true },
   'GET /api/quality': read,
   'GET /api/drift': read,
+  'GET /api/fairness': read,
   'GET /api/alerts': read,
 
   'GET /': { access: 'dashboard', body: 'none', redact: true },

@@ -292,6 +292,10 @@ describe('dashboard in headless Chromium', () => {
     assert.match(await explanation.locator('ol.reasons li').first().innerText(), /lowered P\(>50K\) by/);
     assert.match(await explanation.locator('p.counterfactual').innerText(), /^would be approved with /);
 
+    // The fairness panel (monitoring.sensitive: sex, race) lists the applicant's groups from its raw record.
+    await until('the fairness panel to list the rejected applicant\'s groups', async () => (await page.locator('#fairness-groups tbody tr[data-attribute="sex"][data-group="Male"]').count()) === 1);
+    assert.match(await page.locator('#fairness-summary').innerText(), /Groups under 30 decisions are shown in grey and not compared/);
+
     await screenshot(page, 'dashboard.png', (m) => t.diagnostic(m));
 
     // A narrow window: the page itself never scrolls sideways (tables scroll in their panels).

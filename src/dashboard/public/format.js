@@ -79,7 +79,8 @@ export function fmtSignal(signal, value) {
     case 'queue_saturation': return fmtPct(value, 1);
     case 'accuracy':
     case 'accuracy_drop': return fmtNum(value, 3);
-    case 'drift': return fmtNum(value, 2);
+    case 'drift':
+    case 'fairness_parity_ratio': return fmtNum(value, 2);
     default: return fmtNum(value);
   }
 }

@@ -8,6 +8,7 @@ import { DecisionLog } from './decisions.js';
 import { byId, setOptions } from './dom.js';
 import { fmtDuration, fmtTime } from './format.js';
 import { renderAlerts, renderDrift, renderModels } from './panels.js';
+import { renderFairness } from './fairness.js';
 
 const boot = JSON.parse(byId('berth-bootstrap').textContent);
 
@@ -25,6 +26,7 @@ const els = {
   chartsHeading: byId('charts-heading'),
   drift: { verdict: byId('drift-verdict'), tbody: byId('drift-features').querySelector('tbody'), more: byId('drift-more') },
   driftHeading: byId('drift-heading'),
+  fairness: { summary: byId('fairness-summary'), tbody: byId('fairness-groups').querySelector('tbody') },
 };
 
 const RANGES = [...els.range.options].map((o) => Number(o.value));
@@ -134,6 +136,13 @@ async function refreshDrift() {
   for (const k of drift.keys()) if (!seen.has(k)) drift.delete(k);
 }
 
+/** The selected version's live fairness (null without sensitive attributes). */
+async function refreshFairness() {
+  if (view.model === '') return renderFairness(els.fairness, null);
+  const body = await getJson('/api/fairness', { model: view.model, version: view.version });
+  renderFairness(els.fairness, body.fairness);
+}
+
 function renderDriftPanel() {
   const d = view.model === '' ? null : drift.get(`${view.model}/${view.version}`) ?? null;
   worstColumns = renderDrift(els.drift, d, showAllDrift, Date.now());
@@ -230,6 +239,7 @@ async function refreshOnce() {
   await Promise.all([
     attempt('alerts', getJson('/api/alerts').then((b) => { alerts = b.alerts; })),
     attempt('drift', refreshDrift()),
+    attempt('fairness', refreshFairness()),
   ]);
   renderModels(els.models, models, alerts, drift, view, select);
   renderAlerts(els.alerts, els.alertsSummary, alerts, Date.now());
